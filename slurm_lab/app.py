@@ -1,0 +1,42 @@
+"""The jupyter_server extension: builds the backend once and serves the REST API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+
+from .config import SlurmLab
+from .handlers import api_handlers
+from .idempotency import IdempotencyStore
+from .service import SlurmLabService
+
+
+class SlurmLabApp(ExtensionApp):
+    """Serves ``{base_url}slurm-lab/api/``; configured through ``c.SlurmLab`` (see :class:`SlurmLab`)."""
+
+    name = "slurm_lab"
+    load_other_extensions = True
+
+    def initialize_settings(self) -> None:
+        lab = SlurmLab(config=self.config, parent=self)
+        idem_path = Path(lab.idempotency_file or Path(jupyter_data_dir()) / "slurm_lab" / "idempotency.jsonl")
+        self.service = SlurmLabService(
+            lab.make_backend(),
+            cache_ttl=lab.cache_ttl,
+            idempotency=IdempotencyStore(idem_path.expanduser(), lab.idempotency_ttl),
+            output_chunk_bytes=lab.output_chunk_bytes,
+        )
+        self.settings.update(
+            slurm_lab_service=self.service,
+            slurm_lab_config=lab,
+            slurm_lab_retry_after=lab.retry_after,
+        )
+        self.log.info("slurm-lab: %s backend, cache TTL %.1f s", lab.backend, lab.cache_ttl)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(api_handlers())  # ExtensionApp prefixes base_url
+
+    async def stop_extension(self) -> None:
+        await self.service.close()

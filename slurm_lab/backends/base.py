@@ -1,0 +1,77 @@
+"""The backend seam: everything the server and the Python API need from a Slurm cluster."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
+
+from ..models import (
+    ActionResult,
+    ClusterStatus,
+    History,
+    Job,
+    JobDetails,
+    OutputChunk,
+    Partition,
+    Scope,
+    Stream,
+    SubmitResult,
+)
+
+if TYPE_CHECKING:
+    from ..config import SlurmLab
+
+Action = Literal["cancel", "hold", "release"]
+
+
+class SlurmBackend(abc.ABC):
+    """A way to reach Slurm. Inputs are already validated; failures raise :mod:`slurm_lab.errors`."""
+
+    #: Short name shown in the status endpoint ("local", "ssh").
+    name: str = "abstract"
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, lab: SlurmLab) -> SlurmBackend:
+        """Build the backend from the ``SlurmLab`` settings (and its own, for configurable ones)."""
+
+    @property
+    @abc.abstractmethod
+    def user(self) -> str:
+        """The Unix user whose identity Slurm sees."""
+
+    @abc.abstractmethod
+    async def list_jobs(self, scope: Scope) -> list[Job]:
+        """The queue: only the user's jobs (``mine``) or everyone's (``all``), every state."""
+
+    @abc.abstractmethod
+    async def job_details(self, job_id: str) -> JobDetails:
+        """All fields of one job; raises JobNotFound when Slurm no longer knows it."""
+
+    @abc.abstractmethod
+    async def submit(self, script: bytes, flags: Sequence[str]) -> SubmitResult:
+        """Submit ``script`` (given to sbatch on stdin) with validated sbatch ``flags``."""
+
+    @abc.abstractmethod
+    async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
+        """Cancel, hold or release jobs; one result per id, in order."""
+
+    @abc.abstractmethod
+    async def read_output(self, job_id: str, stream: Stream, offset: int, limit: int) -> OutputChunk:
+        """Up to ``limit`` bytes of the job's stdout/stderr file from byte ``offset``."""
+
+    @abc.abstractmethod
+    async def partitions(self) -> list[Partition]:
+        """Partitions with their limits and free CPUs."""
+
+    @abc.abstractmethod
+    async def status(self) -> ClusterStatus:
+        """Who we are, what cluster, which Slurm, and whether the controller answers."""
+
+    @abc.abstractmethod
+    async def history(self, scope: Scope, since: str) -> History:
+        """Finished jobs since ``since``; says where they came from when accounting is off."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; called on server shutdown."""

@@ -1,0 +1,98 @@
+"""A coalescing TTL cache: concurrent and repeated reads within ``ttl`` share one fetch.
+
+Failures are remembered for ``ttl`` too, so a down controller is not hammered by every client,
+and the last good value stays available to be served as stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from .errors import SlurmLabError
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(Generic[T]):
+    value: T
+    fetched_at: float  # wall-clock seconds (time.time())
+    serial: int  # increases with every successful fetch of any key
+
+
+class FetchFailed(Exception):
+    """The fetch failed with ``error``; ``last`` is the last good snapshot, if any."""
+
+    def __init__(self, error: SlurmLabError, last: Snapshot[T] | None) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.last = last
+
+
+@dataclass
+class _Entry(Generic[T]):
+    good: Snapshot[T] | None = None
+    good_at: float = float("-inf")  # monotonic time of the last success
+    error: SlurmLabError | None = None
+    error_at: float = float("-inf")
+    epoch: int = 0  # bumped by invalidate(); results of older fetches are not fresh
+    good_epoch: int = -1
+    inflight: asyncio.Task[Snapshot[T]] | None = field(default=None, repr=False)
+    inflight_epoch: int = -1
+
+
+class CoalescingCache(Generic[K, T]):
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[K, _Entry[T]] = {}
+        self._serial = 0
+        self.fetches = 0  # how many times the source was asked (for tests and benchmarks)
+
+    def last(self, key: K) -> Snapshot[T] | None:
+        entry = self._entries.get(key)
+        return entry.good if entry else None
+
+    def invalidate(self) -> None:
+        """Forget freshness (after a change we made): the next read asks the source again."""
+        for entry in self._entries.values():
+            entry.epoch += 1
+            entry.error = None
+
+    async def get(self, key: K, fetch: Callable[[], Awaitable[T]]) -> Snapshot[T]:
+        """The cached value when fresh; else join the running fetch, or start one.
+
+        Raises FetchFailed when the fetch (or a failure remembered within ``ttl``) failed.
+        """
+        entry = self._entries.setdefault(key, _Entry())
+        now = self._clock()
+        if entry.good and entry.good_epoch == entry.epoch and now - entry.good_at < self.ttl:
+            return entry.good
+        if entry.error is not None and now - entry.error_at < self.ttl:
+            raise FetchFailed(entry.error, entry.good)
+        if entry.inflight is None or entry.inflight_epoch != entry.epoch:
+            entry.inflight = asyncio.ensure_future(self._refresh(entry, fetch))
+            entry.inflight_epoch = entry.epoch
+        # shield: a client that goes away must not cancel the fetch others are waiting for.
+        return await asyncio.shield(entry.inflight)
+
+    async def _refresh(self, entry: _Entry[T], fetch: Callable[[], Awaitable[T]]) -> Snapshot[T]:
+        epoch = entry.epoch
+        self.fetches += 1
+        try:
+            value = await fetch()
+        except SlurmLabError as exc:
+            entry.error, entry.error_at = exc, self._clock()
+            raise FetchFailed(exc, entry.good) from None
+        finally:
+            if entry.inflight_epoch == epoch:
+                entry.inflight = None
+        self._serial += 1
+        snap = Snapshot(value, time.time(), self._serial)
+        entry.good, entry.good_at, entry.good_epoch, entry.error = snap, self._clock(), epoch, None
+        return snap

@@ -1,0 +1,92 @@
+"""``SlurmLab``: the one configurable an admin sets, read by the server (and later by kernels)."""
+
+from __future__ import annotations
+
+from traitlets import Float, Int, Unicode
+from traitlets.config import Configurable
+
+from .backends import SlurmBackend, backend_class
+
+
+class SlurmLab(Configurable):
+    """Settings of slurm-lab, e.g. in ``jupyter_server_config.py``: ``c.SlurmLab.cache_ttl = 5``."""
+
+    backend = Unicode(
+        "local",
+        config=True,
+        help="""How slurm-lab reaches Slurm: "local" runs the Slurm CLIs on this machine as the
+        server's user; "ssh" runs them on a login node over SSH (see SSHBackend). An import path
+        "package.module:Class" selects a custom SlurmBackend. Default: "local".
+        Example: c.SlurmLab.backend = "ssh" """,
+    )
+    command_timeout = Float(
+        30.0,
+        config=True,
+        help="""Seconds a Slurm command may run before it is killed and the request answered with
+        504. Slurm's CLIs retry an unreachable controller for about 10 s, so keep this above 15.
+        Default: 30. Example: c.SlurmLab.command_timeout = 60""",
+    )
+    cache_ttl = Float(
+        3.0,
+        config=True,
+        help="""Seconds one queue listing (one squeue call) is reused for every client and tab
+        before Slurm is asked again; a failure is remembered as long. Lower it for fresher data
+        at the cost of more RPCs to slurmctld; 0 asks Slurm on every request (concurrent requests
+        still share one call). Default: 3. Example: c.SlurmLab.cache_ttl = 10""",
+    )
+    slurm_bin_dir = Unicode(
+        "",
+        config=True,
+        help="""Folder holding squeue, sbatch, scancel, scontrol, sinfo and sacct. Empty means
+        "find them on PATH". Default: "". Example: c.SlurmLab.slurm_bin_dir = "/opt/slurm/bin" """,
+    )
+    slurm_conf = Unicode(
+        "",
+        config=True,
+        help="""Path of slurm.conf given to the Slurm CLIs as SLURM_CONF. Empty means the CLIs'
+        own default (or an inherited SLURM_CONF). Default: "".
+        Example: c.SlurmLab.slurm_conf = "/etc/slurm/slurm.conf" """,
+    )
+    max_output_bytes = Int(
+        64 << 20,
+        config=True,
+        help="""Largest output, in bytes, accepted from one Slurm command; a larger one fails the
+        request (502) instead of exhausting memory. Default: 67108864 (64 MiB).
+        Example: c.SlurmLab.max_output_bytes = 256 * 2**20""",
+    )
+    max_script_bytes = Int(
+        1 << 20,
+        config=True,
+        help="""Largest batch script, in bytes, accepted by POST jobs (larger: 400).
+        Default: 1048576 (1 MiB). Example: c.SlurmLab.max_script_bytes = 4 * 2**20""",
+    )
+    output_chunk_bytes = Int(
+        256 << 10,
+        config=True,
+        help="""Most bytes of a job's stdout/stderr returned by one output request; clients tail
+        by asking again from the returned next_offset. Default: 262144 (256 KiB).
+        Example: c.SlurmLab.output_chunk_bytes = 1 << 20""",
+    )
+    retry_after = Int(
+        5,
+        config=True,
+        help="""Seconds sent in Retry-After when Slurm's controller or the backend is unreachable
+        (503). Default: 5. Example: c.SlurmLab.retry_after = 15""",
+    )
+    idempotency_file = Unicode(
+        "",
+        config=True,
+        help="""File that remembers submit idempotency keys across server restarts, so a retried
+        submit never makes a second job. Empty means "slurm_lab/idempotency.jsonl" in the Jupyter
+        data folder. Default: "". Example: c.SlurmLab.idempotency_file = "/var/lib/jupyter/idem.jsonl" """,
+    )
+    idempotency_ttl = Float(
+        24 * 3600.0,
+        config=True,
+        help="""Seconds an idempotency key is remembered. Default: 86400 (one day).
+        Example: c.SlurmLab.idempotency_ttl = 7 * 86400""",
+    )
+
+    def make_backend(self) -> SlurmBackend:
+        """Build the configured backend."""
+        return backend_class(self.backend).from_config(self)

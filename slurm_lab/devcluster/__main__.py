@@ -1,0 +1,48 @@
+"""``python -m slurm_lab.devcluster up|down|status|env`` — manage the embedded dev cluster."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from .cluster import DAEMONS, DevCluster, DevClusterError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m slurm_lab.devcluster", description=__doc__)
+    parser.add_argument("--dir", type=Path, help="cluster folder (default: $SLURM_LAB_DEVCLUSTER_DIR or a per-mode default)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start what is not running and wait until the node is ready")
+    up.add_argument("--timeout", type=float, default=60.0)
+    down = sub.add_parser("down", help="stop our own daemons (all, or those named)")
+    down.add_argument("daemons", nargs="*", choices=[*DAEMONS, []], metavar="DAEMON")
+    sub.add_parser("status", help="show daemons and node state; exit 1 when not ready")
+    sub.add_parser("env", help="print shell exports for Slurm clients (eval \"$(... env)\")")
+    args = parser.parse_args(argv)
+
+    cluster = DevCluster(args.dir)
+    try:
+        if args.command == "up":
+            cluster.up(timeout=args.timeout)
+            print(f"dev cluster ready; export SLURM_CONF={cluster.layout.conf}")
+        elif args.command == "down":
+            cluster.down(tuple(args.daemons) or DAEMONS)
+        elif args.command == "status":
+            for d in cluster.daemon_status():
+                print(f"{d.name:10} {'running' if d.running else 'stopped':8} pid={d.pid or '-'}")
+            state = cluster.node_state()
+            print(f"node       {state or 'unreachable'}")
+            return 0 if state else 1
+        elif args.command == "env":
+            for key, value in cluster.env.items():
+                print(f"export {key}={shlex.quote(value)}")
+    except DevClusterError as exc:
+        print(f"devcluster: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

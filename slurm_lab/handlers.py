@@ -1,0 +1,260 @@
+"""REST API under ``{base_url}slurm-lab/api/``: parse and validate, call the service, map errors.
+
+Every verb is ``@web.authenticated`` + ``@authorized`` on one resource; jupyter_server enforces
+XSRF on POST/DELETE under cookie auth. Typed errors become JSON ``{"message", "reason"}`` with the
+status from :data:`STATUS` — the only place that maps errors to HTTP.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from importlib.resources import files
+from typing import Any
+
+import orjson
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from . import __version__, errors, validation
+from .models import ActionResult
+from .service import SlurmLabService
+
+AUTH_RESOURCE = "slurm_lab"
+API_PREFIX = "slurm-lab/api"
+
+STATUS: dict[type[errors.SlurmLabError], int] = {
+    errors.InvalidInput: 400,
+    errors.SlurmRejected: 400,
+    errors.PermissionDenied: 403,
+    errors.JobNotFound: 404,
+    errors.OutputNotAvailable: 404,
+    errors.IdempotencyConflict: 409,
+    errors.AccountingDisabled: 501,
+    errors.CommandFailed: 502,
+    errors.ControllerUnavailable: 503,
+    errors.BackendUnavailable: 503,
+    errors.CommandTimeout: 504,
+}
+ERROR_BY_REASON = {cls.reason: cls for cls in STATUS}
+
+log = logging.getLogger("slurm_lab.handlers")
+
+
+def status_of(error: errors.SlurmLabError) -> int:
+    return STATUS.get(type(error), 502)
+
+
+def error_body(error: errors.SlurmLabError) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": error.message, "reason": error.reason}
+    body.update(error.extra)
+    return body
+
+
+def to_json(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+class SlurmLabHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self) -> SlurmLabService:
+        return self.settings["slurm_lab_service"]  # type: ignore[no-any-return]
+
+    @property
+    def retry_after(self) -> int:
+        return int(self.settings["slurm_lab_retry_after"])
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = orjson.loads(self.request.body or b"null")
+        except orjson.JSONDecodeError:
+            raise errors.InvalidInput("body", "is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise errors.InvalidInput("body", "must be a JSON object")
+        return body
+
+    def send_json(self, obj: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(to_json(obj))
+
+    def set_retry_after(self, error: errors.SlurmLabError) -> None:
+        if isinstance(error, errors.ControllerUnavailable | errors.BackendUnavailable):
+            self.set_header("Retry-After", str(self.retry_after))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors are JSON ``{"message", "reason"}``; never a traceback."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.set_header("Content-Type", "application/json")
+        if isinstance(exc, errors.SlurmLabError):
+            self.set_status(status_of(exc))
+            self.set_retry_after(exc)
+            body = error_body(exc)
+        elif isinstance(exc, web.HTTPError):
+            body = {"message": exc.log_message or self._reason, "reason": exc.reason or "http_error"}
+        else:
+            body = {"message": "internal error; see the server log", "reason": "internal_error"}
+        self.finish(to_json(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, errors.SlurmLabError | web.HTTPError):
+            return  # expected: the access log and the response say enough
+        # Unexpected: one line at error level; the traceback only at debug level.
+        log.error("%s %s failed: %s: %s", self.request.method, self.request.path, typ.__name__, value)
+        log.debug("traceback", exc_info=(typ, value, tb))
+
+
+class JobsHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        scope = validation.scope(self.get_query_argument("scope", None))
+        states = validation.states(self.get_query_argument("state", None))
+        partitions = validation.partitions(self.get_query_argument("partition", None))
+        rendered = await self.service.queue.render(scope, states, partitions)
+        self.set_header("Content-Type", "application/json")
+        if rendered.error is not None:
+            # Last good data, marked stale, with the error that made it stale.
+            self.set_status(status_of(rendered.error))
+            self.set_retry_after(rendered.error)
+            extra = to_json(error_body(rendered.error))
+            self.finish(rendered.body[:-1] + b"," + extra[1:])
+            return
+        self.set_header("ETag", rendered.etag)
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        self.finish(rendered.body)
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        lab = self.settings["slurm_lab_config"]
+        body = self.json_body()
+        unknown = set(body) - {"script", "options", "idempotency_key"}
+        if unknown:
+            raise errors.InvalidInput(sorted(unknown)[0], "unknown field; use script, options, idempotency_key")
+        script = validation.script(body.get("script"), lab.max_script_bytes)
+        flags = validation.sbatch_flags(body.get("options"))
+        key = validation.idempotency_key(body.get("idempotency_key"))
+        result, replayed = await self.service.submit(script, flags, key)
+        self.set_header("Location", url_path_join(self.base_url, API_PREFIX, "jobs", result.job_id))
+        if replayed:
+            self.set_header("Idempotent-Replayed", "true")
+        self.send_json({"job_id": result.job_id}, 201)
+
+
+class JobHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        details = await self.service.details(validation.job_id(job_id))
+        self.send_json(details)
+
+    @web.authenticated
+    @authorized
+    async def delete(self, job_id: str) -> None:
+        await act_on_one(self.service, "cancel", validation.job_id(job_id))
+        self.set_status(204)
+        self.finish()
+
+
+class JobActionHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, job_id: str, action: str) -> None:
+        result = await act_on_one(self.service, action, validation.job_id(job_id))
+        self.send_json(result)
+
+
+class JobsActionsHandler(SlurmLabHandler):
+    """Act on many jobs at once: ``{"action": "cancel"|"hold"|"release", "job_ids": [...]}``."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body()
+        action = body.get("action")
+        if action not in ("cancel", "hold", "release"):
+            raise errors.InvalidInput("action", "must be 'cancel', 'hold' or 'release'")
+        ids = validation.job_ids(body.get("job_ids"))
+        results = await self.service.act(action, ids)
+        self.send_json({"results": results})
+
+
+class JobOutputHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        chunk = await self.service.output(
+            validation.job_id(job_id),
+            validation.stream(self.get_query_argument("stream", None)),
+            validation.offset(self.get_query_argument("offset", None)),
+        )
+        self.send_json(chunk)
+
+
+class PartitionsHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        partitions = await self.service.backend.partitions()
+        self.send_json({"partitions": partitions})
+
+
+class StatusHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        status = await self.service.status()
+        self.send_json({**dataclasses.asdict(status), "version": __version__})
+
+
+class HistoryHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        scope = validation.scope(self.get_query_argument("scope", None))
+        since = validation.since(self.get_query_argument("since", None))
+        self.send_json(await self.service.history(scope, since))
+
+
+class OpenAPIHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.set_header("Content-Type", "application/yaml")
+        self.finish(files("slurm_lab").joinpath("openapi.yaml").read_bytes())
+
+
+async def act_on_one(service: SlurmLabService, action: str, job_id: str) -> ActionResult:
+    """Act on one job, raising its typed error (403, 404, ...) when Slurm refused."""
+    (result,) = await service.act(action, [job_id])  # type: ignore[arg-type]
+    if not result.ok:
+        raise ERROR_BY_REASON.get(result.reason, errors.CommandFailed)(result.message)
+    return result
+
+
+_JOB = r"(?P<job_id>[^/]+)"
+
+
+def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
+    """The URL table, relative to the server's base_url."""
+    routes = [
+        (r"jobs", JobsHandler),
+        (r"jobs/actions", JobsActionsHandler),
+        (rf"jobs/{_JOB}/(?P<action>hold|release)", JobActionHandler),
+        (rf"jobs/{_JOB}/output", JobOutputHandler),
+        (rf"jobs/{_JOB}", JobHandler),
+        (r"partitions", PartitionsHandler),
+        (r"status", StatusHandler),
+        (r"history", HistoryHandler),
+        (r"openapi.yaml", OpenAPIHandler),
+    ]
+    return [(url_path_join("/", API_PREFIX, path), handler) for path, handler in routes]
+

@@ -1,0 +1,124 @@
+"""Typed records exchanged between backends, the queue cache, handlers and the Python API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Scope = Literal["mine", "all"]
+Stream = Literal["stdout", "stderr"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One line of the queue. Times are ISO 8601 strings as Slurm prints them; absent values are None."""
+
+    job_id: str  # as Slurm shows it: "42", "42_3", or "42_[4-10]" for collapsed pending tasks
+    array_job_id: int | None
+    array_task_id: str | None
+    name: str
+    user: str
+    account: str | None
+    partition: str
+    state: str
+    reason: str | None
+    submit_time: str | None
+    start_time: str | None
+    end_time: str | None
+    time_used: str
+    time_limit: str | None
+    num_nodes: int
+    num_cpus: int
+    nodes: str | None
+    work_dir: str | None
+    stdout_path: str | None
+    stderr_path: str | None
+    qos: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetails:
+    """Every field Slurm reports for one job, as ``Key -> value`` strings."""
+
+    job_id: str
+    source: Literal["controller", "accounting"]
+    fields: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """Outcome of cancel/hold/release for one job id."""
+
+    job_id: str
+    ok: bool
+    message: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputChunk:
+    """A slice of a job's stdout or stderr file, for tailing from ``offset``."""
+
+    job_id: str
+    stream: Stream
+    path: str
+    offset: int
+    next_offset: int  # byte offset to ask for next time
+    size: int  # file size when read
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    name: str
+    is_default: bool
+    state: str
+    max_time: str | None
+    default_time: str | None
+    total_nodes: int
+    total_cpus: int
+    idle_cpus: int
+    allocated_cpus: int
+    nodes: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    backend: str
+    cluster_name: str | None
+    slurm_version: str | None
+    user: str
+    controller: Literal["up", "down"]
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoricJob:
+    """A finished (or still known) job as accounting or the job-completion log reports it."""
+
+    job_id: str
+    name: str
+    user: str
+    partition: str | None
+    state: str
+    exit_code: str | None
+    submit_time: str | None
+    start_time: str | None
+    end_time: str | None
+    elapsed: str | None
+    num_nodes: int | None
+    nodes: str | None
+    work_dir: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    jobs: list[HistoricJob]
+    source: Literal["accounting", "jobcomp", "controller"]
+    message: str = ""
+    extra: dict[str, str] = field(default_factory=dict)

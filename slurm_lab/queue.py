@@ -1,0 +1,108 @@
+"""The queue as clients see it: one cached squeue per scope, filtered and encoded once per change."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import orjson
+
+from .backends import SlurmBackend
+from .cache import CoalescingCache, FetchFailed, Snapshot
+from .errors import SlurmLabError
+from .models import Job, Scope
+
+_MEMO_SIZE = 32
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedJobs:
+    """A ready-to-send ``GET jobs`` body and its ETag; ``error`` is set when the data are stale."""
+
+    body: bytes
+    etag: str
+    stale: bool
+    error: SlurmLabError | None = None
+
+
+class QueueView:
+    """Serves every client from one coalesced, cached squeue call per scope."""
+
+    def __init__(self, backend: SlurmBackend, ttl: float) -> None:
+        self.backend = backend
+        self.cache: CoalescingCache[Scope, list[Job]] = CoalescingCache(ttl)
+        self._memo: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
+
+    async def snapshot(self, scope: Scope) -> Snapshot[list[Job]]:
+        """The current queue; raises FetchFailed (with the last good snapshot) on failure."""
+        return await self.cache.get(scope, lambda: self.backend.list_jobs(scope))
+
+    async def jobs(self, scope: Scope) -> list[Job]:
+        """The current queue, or the typed error when it cannot be had."""
+        try:
+            return (await self.snapshot(scope)).value
+        except FetchFailed as exc:
+            raise exc.error from None
+
+    def invalidate(self) -> None:
+        self.cache.invalidate()
+
+    def known_job(self, job_id: str) -> Job | None:
+        """A job from any cached listing (useful once the controller has forgotten it)."""
+        for scope in ("mine", "all"):
+            snap = self.cache.last(scope)  # type: ignore[arg-type]
+            for job in snap.value if snap else ():
+                if job.job_id == job_id:
+                    return job
+        return None
+
+    async def render(
+        self, scope: Scope, states: frozenset[str] | None, partitions: frozenset[str] | None
+    ) -> RenderedJobs:
+        """The encoded listing; when Slurm fails, the last good one marked stale (or the error)."""
+        error = None
+        try:
+            snap = await self.snapshot(scope)
+        except FetchFailed as exc:
+            if exc.last is None:
+                raise exc.error from None
+            snap, error = exc.last, exc.error
+        jobs_json, etag = self._encode(scope, snap, states, partitions)
+        fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
+        tail = orjson.dumps({"fetched_at": fetched.replace("+00:00", "Z"), "stale": error is not None})
+        return RenderedJobs(b'{"jobs":' + jobs_json + b"," + tail[1:], etag, error is not None, error)
+
+    def _encode(
+        self,
+        scope: Scope,
+        snap: Snapshot[list[Job]],
+        states: frozenset[str] | None,
+        partitions: frozenset[str] | None,
+    ) -> tuple[bytes, str]:
+        key = (scope, snap.serial, states, partitions)
+        hit = self._memo.get(key)
+        if hit:
+            self._memo.move_to_end(key)
+            return hit
+        jobs_json = orjson.dumps(list(_filter(snap.value, states, partitions)))
+        etag = '"' + hashlib.blake2b(jobs_json, digest_size=12).hexdigest() + '"'
+        self._memo[key] = (jobs_json, etag)
+        if len(self._memo) > _MEMO_SIZE:
+            self._memo.popitem(last=False)
+        return jobs_json, etag
+
+
+def _filter(
+    jobs: list[Job], states: frozenset[str] | None, partitions: frozenset[str] | None
+) -> Iterable[Job]:
+    if states is None and partitions is None:
+        return jobs
+    return (
+        j
+        for j in jobs
+        if (states is None or j.state.split(" ")[0] in states)
+        and (partitions is None or j.partition in partitions)
+    )

@@ -1,0 +1,67 @@
+"""Turn a failed Slurm command (exit code + stderr) into a typed error. Pure."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import (
+    BackendUnavailable,
+    CommandFailed,
+    ControllerUnavailable,
+    JobNotFound,
+    PermissionDenied,
+    SlurmLabError,
+    SlurmRejected,
+)
+
+_CONTROLLER_DOWN = (
+    "Unable to contact slurm controller",
+    "Socket timed out on send/recv",
+    "Zero Bytes were transmitted or received",
+    "Slurm temporarily unable to accept job",
+    "Communication connection failure",
+    "Connection refused",
+    "is DOWN",
+)
+_NOT_CONFIGURED = ("Could not establish a configuration source", "Unable to process configuration file")
+_PERMISSION = ("Access/permission denied", "Invalid user id", "Permission denied", "Only root")
+_NOT_FOUND = ("Invalid job id specified", "Invalid job id")
+_SUBMIT_FAILED = re.compile(r"Batch job submission failed: (.+)")
+_TOOL_PREFIX = re.compile(r"^\s*(?:[a-z_]+: )?(?:error|fatal): ", re.IGNORECASE)
+_PERMISSION_RC = 210
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The human part of each stderr line, without ``tool: error:`` prefixes."""
+    return [_TOOL_PREFIX.sub("", line).strip() for line in stderr.splitlines() if line.strip()]
+
+
+def diagnose(tool: str, returncode: int, stderr: str) -> SlurmLabError:
+    """The typed error for a failed ``tool`` run."""
+    lines = error_lines(stderr)
+    text = "\n".join(lines)
+    if any(s in stderr for s in _NOT_CONFIGURED):
+        return BackendUnavailable(
+            f"{tool} cannot find the Slurm configuration; set SLURM_CONF "
+            "(c.SlurmLab.slurm_conf) or configure the login node"
+        )
+    if any(s in stderr for s in _CONTROLLER_DOWN):
+        return ControllerUnavailable(f"Slurm controller unavailable: {_first_meaningful(lines)}")
+    if returncode == _PERMISSION_RC or any(s in stderr for s in _PERMISSION):
+        return PermissionDenied(f"Slurm denied the request: {_first_meaningful(lines, _PERMISSION)}")
+    if any(s in stderr for s in _NOT_FOUND):
+        return JobNotFound("no such job (Slurm: Invalid job id specified)")
+    m = _SUBMIT_FAILED.search(stderr)
+    if m:
+        return SlurmRejected(m.group(1).strip())
+    if tool == "sbatch" and lines:
+        # Client-side checks (e.g. "Invalid --time specification", "not a batch script").
+        return SlurmRejected(" ".join(lines))
+    return CommandFailed(f"{tool} failed (exit {returncode}): {_first_meaningful(lines) or 'no message'}")
+
+
+def _first_meaningful(lines: list[str], prefer: tuple[str, ...] = ()) -> str:
+    for line in lines:
+        if any(p in line for p in prefer):
+            return line
+    return lines[-1] if lines else ""

@@ -1,0 +1,226 @@
+"""Allow-list validation of everything a client sends before any process is started.
+
+Nothing here trusts that argv is never shell-interpreted: values are refused when they hold
+control characters, shell metacharacters that no Slurm option needs, or a leading ``-``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import InvalidInput
+from .models import Scope, Stream
+
+JOB_ID = re.compile(r"\d{1,12}(_\d{1,8})?", re.ASCII)
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_NAME = r"[A-Za-z0-9_.+-]+"
+_NAMES = rf"{_NAME}(,{_NAME})*"
+_PATH = r"[A-Za-z0-9_./%@+=,~ -]{1,4096}"
+_TEXT = r"[A-Za-z0-9 _.,:+=@%<>()\[\]{}/#!?*~^-]{1,200}"
+_COUNT = r"\d{1,7}"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    flag: str
+    pattern: str | None  # None: a boolean switch
+    example: str
+
+
+#: Every sbatch option the API accepts: name -> flag, allowed value shape, example.
+SBATCH_OPTIONS: dict[str, OptionSpec] = {
+    "partition": OptionSpec("--partition", _NAMES, "debug"),
+    "time": OptionSpec("--time", r"[0-9:-]{1,16}|UNLIMITED|INFINITE", "1-00:00:00"),
+    "time_min": OptionSpec("--time-min", r"[0-9:-]{1,16}", "30:00"),
+    "nodes": OptionSpec("--nodes", rf"{_COUNT}(-{_COUNT})?", "2"),
+    "ntasks": OptionSpec("--ntasks", _COUNT, "4"),
+    "ntasks_per_node": OptionSpec("--ntasks-per-node", _COUNT, "4"),
+    "cpus_per_task": OptionSpec("--cpus-per-task", _COUNT, "2"),
+    "mem": OptionSpec("--mem", r"\d{1,9}[KMGT]?", "4G"),
+    "mem_per_cpu": OptionSpec("--mem-per-cpu", r"\d{1,9}[KMGT]?", "1G"),
+    "gpus": OptionSpec("--gpus", rf"([A-Za-z0-9_-]+:)?{_COUNT}", "a100:1"),
+    "gres": OptionSpec("--gres", r"[A-Za-z0-9_:,.-]{1,200}", "gpu:1"),
+    "job_name": OptionSpec("--job-name", _TEXT, "train-model"),
+    "comment": OptionSpec("--comment", _TEXT, "nightly run"),
+    "account": OptionSpec("--account", _NAME, "proj42"),
+    "qos": OptionSpec("--qos", _NAME, "normal"),
+    "reservation": OptionSpec("--reservation", _NAME, "maint"),
+    "array": OptionSpec("--array", r"[0-9][0-9,:%-]{0,200}", "1-100%10"),
+    "output": OptionSpec("--output", _PATH, "logs/%x-%j.out"),
+    "error": OptionSpec("--error", _PATH, "logs/%x-%j.err"),
+    "chdir": OptionSpec("--chdir", _PATH, "/scratch/alice/run1"),
+    "dependency": OptionSpec(
+        "--dependency", r"[a-z]+(:[0-9_+]+)*([,?][a-z]+(:[0-9_+]+)*)*", "afterok:1234"
+    ),
+    "constraint": OptionSpec("--constraint", r"[A-Za-z0-9_&|,\[\]*():!.-]{1,200}", "haswell|broadwell"),
+    "nodelist": OptionSpec("--nodelist", r"[A-Za-z0-9_,\[\].-]{1,500}", "node[01-04]"),
+    "exclude": OptionSpec("--exclude", r"[A-Za-z0-9_,\[\].-]{1,500}", "node07"),
+    "export": OptionSpec("--export", r"[A-Za-z0-9_=,./:+@-]{1,1000}", "ALL,OMP_NUM_THREADS=4"),
+    "begin": OptionSpec("--begin", r"[0-9A-Za-z:+-]{1,40}", "now+1hour"),
+    "mail_type": OptionSpec("--mail-type", r"[A-Z0-9_,]{1,100}", "END,FAIL"),
+    "mail_user": OptionSpec("--mail-user", r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+", "alice@example.org"),
+    "licenses": OptionSpec("--licenses", r"[A-Za-z0-9_:,@.-]{1,200}", "matlab:1"),
+    "hold": OptionSpec("--hold", None, "true"),
+    "exclusive": OptionSpec("--exclusive", None, "true"),
+    "requeue": OptionSpec("--requeue", None, "true"),
+    "no_requeue": OptionSpec("--no-requeue", None, "true"),
+}
+
+#: Slurm job states (long names); squeue's compact codes map onto them.
+JOB_STATES = frozenset(
+    "BOOT_FAIL CANCELLED COMPLETED COMPLETING CONFIGURING DEADLINE FAILED NODE_FAIL "
+    "OUT_OF_MEMORY PENDING PREEMPTED REQUEUED REQUEUE_FED REQUEUE_HOLD RESIZING RESV_DEL_HOLD "
+    "REVOKED RUNNING SIGNALING SPECIAL_EXIT STAGE_OUT STOPPED SUSPENDED TIMEOUT".split()
+)
+_COMPACT_STATES = {
+    "BF": "BOOT_FAIL", "CA": "CANCELLED", "CD": "COMPLETED", "CG": "COMPLETING",
+    "CF": "CONFIGURING", "DL": "DEADLINE", "F": "FAILED", "NF": "NODE_FAIL",
+    "OOM": "OUT_OF_MEMORY", "PD": "PENDING", "PR": "PREEMPTED", "R": "RUNNING",
+    "S": "SUSPENDED", "TO": "TIMEOUT", "ST": "STOPPED", "SE": "SPECIAL_EXIT", "RQ": "REQUEUED",
+}  # fmt: skip
+
+
+def job_id(value: Any, field: str = "job_id") -> str:
+    """A single job id: ``123`` or ``123_4`` (array task)."""
+    if not isinstance(value, str) or not JOB_ID.fullmatch(value):
+        raise InvalidInput(field, "must look like 123 or 123_4")
+    return value
+
+
+def job_ids(values: Any, field: str = "job_ids", limit: int = 1000) -> list[str]:
+    if not isinstance(values, list) or not values:
+        raise InvalidInput(field, "must be a non-empty list of job ids")
+    if len(values) > limit:
+        raise InvalidInput(field, f"at most {limit} job ids at once")
+    return [job_id(v, f"{field}[{i}]") for i, v in enumerate(values)]
+
+
+def scope(value: str | None) -> Scope:
+    if value in (None, "", "mine"):
+        return "mine"
+    if value == "all":
+        return "all"
+    raise InvalidInput("scope", "must be 'mine' or 'all'")
+
+
+def states(value: str | None) -> frozenset[str] | None:
+    """A comma list of job states (long or compact, any case) -> long names; None means any."""
+    if not value:
+        return None
+    out = set()
+    for raw in value.split(","):
+        name = raw.strip().upper()
+        name = _COMPACT_STATES.get(name, name)
+        if name not in JOB_STATES:
+            raise InvalidInput("state", f"unknown job state {raw.strip()[:40]!r}")
+        out.add(name)
+    return frozenset(out)
+
+
+def partitions(value: str | None) -> frozenset[str] | None:
+    if not value:
+        return None
+    if not re.fullmatch(_NAMES, value, re.ASCII):
+        raise InvalidInput("partition", "must be partition names separated by commas")
+    return frozenset(value.split(","))
+
+
+def stream(value: str | None) -> Stream:
+    if value in (None, "", "stdout"):
+        return "stdout"
+    if value == "stderr":
+        return "stderr"
+    raise InvalidInput("stream", "must be 'stdout' or 'stderr'")
+
+
+def offset(value: str | None) -> int:
+    if value in (None, ""):
+        return 0
+    if not re.fullmatch(r"[0-9]{1,15}", value):
+        raise InvalidInput("offset", "must be a non-negative integer")
+    return int(value)
+
+
+_SINCE = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?", re.ASCII)
+_SINCE_RELATIVE = re.compile(r"now-(\d{1,4})(days|hours|minutes)", re.ASCII)
+
+
+def since(value: str | None, now: datetime | None = None) -> str:
+    """Start of a history window as local ISO time: ``2026-11-01``, ``2026-11-01T08:00``, ``now-7days``."""
+    now = now or datetime.now()
+    if not value:
+        value = "now-1days"
+    rel = _SINCE_RELATIVE.fullmatch(value)
+    if rel:
+        delta = timedelta(**{rel.group(2): int(rel.group(1))})
+        return (now - delta).isoformat(timespec="seconds")
+    if not _SINCE.fullmatch(value):
+        raise InvalidInput("since", "must look like 2026-11-01, 2026-11-01T08:00 or now-7days")
+    return value
+
+
+def script(value: Any, max_bytes: int) -> bytes:
+    """The batch script, as the bytes sbatch will read on stdin."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput("script", "must be a non-empty string")
+    data = value.encode("utf-8")
+    if len(data) > max_bytes:
+        raise InvalidInput("script", f"is {len(data)} bytes; the limit is {max_bytes}")
+    if b"\x00" in data:
+        raise InvalidInput("script", "must not contain NUL bytes")
+    return data
+
+
+def idempotency_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not IDEMPOTENCY_KEY.fullmatch(value):
+        raise InvalidInput("idempotency_key", "must be 1-128 characters of A-Z a-z 0-9 _ . : -")
+    return value
+
+
+def sbatch_flags(options: Any) -> list[str]:
+    """Validate submit ``options`` against :data:`SBATCH_OPTIONS` and return sbatch flags."""
+    if options is None:
+        return []
+    if not isinstance(options, Mapping):
+        raise InvalidInput("options", "must be an object of sbatch options")
+    flags = []
+    for name, value in options.items():
+        spec = SBATCH_OPTIONS.get(name)
+        field = f"options.{name}"
+        if spec is None:
+            raise InvalidInput(field, f"unknown option; allowed: {', '.join(sorted(SBATCH_OPTIONS))}")
+        if value is None:
+            continue
+        if spec.pattern is None:
+            if not isinstance(value, bool):
+                raise InvalidInput(field, "must be true or false")
+            if value:
+                flags.append(spec.flag)
+            continue
+        text = _option_text(field, value)
+        if not re.fullmatch(spec.pattern, text, re.ASCII):
+            raise InvalidInput(field, f"invalid value {_preview(text)} (example: {spec.example!r})")
+        flags.append(f"{spec.flag}={text}")
+    return flags
+
+
+def _option_text(field: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(field, "must be a string or an integer")
+    text = str(value)
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidInput(field, "must not contain control characters such as newlines")
+    if text.startswith("-"):
+        raise InvalidInput(field, "must not start with '-'")
+    return text
+
+
+def _preview(text: str) -> str:
+    return repr(text[:40] + ("…" if len(text) > 40 else ""))
+

@@ -1,0 +1,154 @@
+"""Test helpers: run commands as a Unix user, start a real Jupyter server, talk to its API."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from slurm_lab.devcluster import DevCluster
+
+ROOTFUL = os.geteuid() == 0
+ME = pwd.getpwuid(os.geteuid()).pw_name
+#: The Unix users the tests act as: the server's user and "someone else" (root mode only).
+SERVER_USER = "slab-alice" if ROOTFUL else ME
+OTHER_USER = "slab-bob" if ROOTFUL else None
+
+
+def user_argv(user: str, argv: Sequence[str], env: dict[str, str] | None = None) -> list[str]:
+    """``argv`` as ``user`` (via setpriv when we are root and it is someone else)."""
+    entry = pwd.getpwnam(user)
+    full_env = {"HOME": entry.pw_dir, "USER": user, "PATH": os.environ["PATH"], **(env or {})}
+    env_argv = ["env", "-i", *(f"{k}={v}" for k, v in full_env.items())]
+    if user == ME:
+        return [*env_argv, *argv]
+    return ["setpriv", f"--reuid={user}", f"--regid={entry.pw_gid}", "--init-groups", *env_argv, *argv]
+
+
+def slurm_as(cluster: DevCluster, user: str, *argv: str, stdin: str | None = None) -> str:
+    """Run a Slurm CLI as ``user`` and return stdout (raises on failure)."""
+    proc = subprocess.run(
+        user_argv(user, argv, cluster.env), input=stdin, capture_output=True, text=True, timeout=60
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[0]} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LabServer:
+    """A running ``jupyter server`` with slurm-lab, owned by ``user``."""
+
+    url: str
+    token: str
+    user: str
+    log: Path
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"{self.url}slurm-lab/api/",
+            headers={"Authorization": f"token {self.token}"},
+            timeout=60,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+SERVER_CONFIG = """
+c.ServerApp.allow_unauthenticated_access = False
+c.ServerApp.open_browser = False
+c.ServerApp.jpserver_extensions = {{"slurm_lab": True}}
+c.SlurmLab.cache_ttl = {ttl}
+c.SlurmLab.slurm_conf = {conf!r}
+c.SlurmLab.retry_after = 2
+{extra}
+"""
+
+
+@contextmanager
+def lab_server(
+    cluster: DevCluster, user: str = SERVER_USER, ttl: float = 1.0, extra_config: str = ""
+) -> Iterator[LabServer]:
+    """Start a real Jupyter server (as ``user``) and stop it afterwards."""
+    entry = pwd.getpwnam(user)
+    workdir = Path(tempfile.mkdtemp(prefix="slurm-lab-server-"))
+    workdir.chmod(0o755)
+    (workdir / "jupyter_server_config.py").write_text(
+        SERVER_CONFIG.format(ttl=ttl, conf=str(cluster.layout.conf), extra=extra_config)
+    )
+    log = workdir / "server.log"
+    port, token = free_port(), secrets.token_hex(16)
+    if user != ME:
+        shutil.chown(workdir, entry.pw_uid, entry.pw_gid)
+    argv = [
+        sys.executable, "-m", "jupyter_server",
+        f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={entry.pw_dir}",
+        f"--config={workdir / 'jupyter_server_config.py'}",
+        *(["--allow-root"] if user == "root" else []),
+    ]  # fmt: skip
+    env = {"JUPYTER_CONFIG_DIR": str(workdir / "config"), "JUPYTER_DATA_DIR": str(workdir / "data"),
+           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime")}  # fmt: skip
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            user_argv(user, argv, env), stdout=out, stderr=subprocess.STDOUT, cwd=entry.pw_dir
+        )
+    server = LabServer(f"http://127.0.0.1:{port}/", token, user, log)
+    try:
+        _wait_until_serving(server, proc)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_until_serving(server: LabServer, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with server.client() as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter server exited {proc.returncode}:\n{server.log_text()[-3000:]}")
+            try:
+                if client.get("status").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    raise RuntimeError(f"jupyter server did not answer in {timeout} s:\n{server.log_text()[-3000:]}")
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns a truthy value; return that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
