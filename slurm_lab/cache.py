@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .errors import SlurmLabError
 
@@ -28,7 +28,7 @@ class Snapshot(Generic[T]):
 class FetchFailed(Exception):
     """The fetch failed with ``error``; ``last`` is the last good snapshot, if any."""
 
-    def __init__(self, error: SlurmLabError, last: Snapshot[T] | None) -> None:
+    def __init__(self, error: SlurmLabError, last: Snapshot[Any] | None) -> None:
         super().__init__(error.message)
         self.error = error
         self.last = last

@@ -138,7 +138,9 @@ class JobsHandler(SlurmLabHandler):
         body = self.json_body()
         unknown = set(body) - {"script", "options", "idempotency_key"}
         if unknown:
-            raise errors.InvalidInput(sorted(unknown)[0], "unknown field; use script, options, idempotency_key")
+            raise errors.InvalidInput(
+                sorted(unknown)[0], "unknown field; use script, options, idempotency_key"
+            )
         script = validation.script(body.get("script"), lab.max_script_bytes)
         flags = validation.sbatch_flags(body.get("options"))
         key = validation.idempotency_key(body.get("idempotency_key"))
@@ -203,7 +205,7 @@ class PartitionsHandler(SlurmLabHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        partitions = await self.service.backend.partitions()
+        partitions = await self.service.partitions()
         self.send_json({"partitions": partitions})
 
 
@@ -257,4 +259,3 @@ def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
         (r"openapi.yaml", OpenAPIHandler),
     ]
     return [(url_path_join("/", API_PREFIX, path), handler) for path, handler in routes]
-

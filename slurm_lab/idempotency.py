@@ -46,9 +46,7 @@ class IdempotencyStore:
             seen = self._records.get(key)
             if seen and time.time() - seen[2] < self.ttl:
                 if seen[0] != print_:
-                    raise IdempotencyConflict(
-                        "idempotency_key was already used for a different submission"
-                    )
+                    raise IdempotencyConflict("idempotency_key was already used for a different submission")
                 return SubmitResult(seen[1]), True
             result = await submit()
             self._remember(key, print_, result.job_id)

@@ -13,6 +13,7 @@ import orjson
 from .backends import SlurmBackend
 from .cache import CoalescingCache, FetchFailed, Snapshot
 from .errors import SlurmLabError
+from .guard import ControllerGuard
 from .models import Job, Scope
 
 _MEMO_SIZE = 32
@@ -31,14 +32,15 @@ class RenderedJobs:
 class QueueView:
     """Serves every client from one coalesced, cached squeue call per scope."""
 
-    def __init__(self, backend: SlurmBackend, ttl: float) -> None:
+    def __init__(self, backend: SlurmBackend, guard: ControllerGuard, ttl: float) -> None:
         self.backend = backend
+        self.guard = guard
         self.cache: CoalescingCache[Scope, list[Job]] = CoalescingCache(ttl)
         self._memo: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
 
     async def snapshot(self, scope: Scope) -> Snapshot[list[Job]]:
         """The current queue; raises FetchFailed (with the last good snapshot) on failure."""
-        return await self.cache.get(scope, lambda: self.backend.list_jobs(scope))
+        return await self.cache.get(scope, lambda: self.guard.run(lambda: self.backend.list_jobs(scope)))
 
     async def jobs(self, scope: Scope) -> list[Job]:
         """The current queue, or the typed error when it cannot be had."""

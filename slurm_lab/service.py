@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from .backends import Action, SlurmBackend
 from .cache import CoalescingCache, FetchFailed
-from .errors import JobNotFound
+from .guard import ControllerGuard
 from .idempotency import IdempotencyStore, fingerprint
-from .models import ActionResult, ClusterStatus, History, JobDetails, OutputChunk, Scope, Stream, SubmitResult
+from .models import (
+    ActionResult,
+    ClusterStatus,
+    History,
+    JobDetails,
+    OutputChunk,
+    Partition,
+    Scope,
+    Stream,
+    SubmitResult,
+)
 from .queue import QueueView
 
 
@@ -24,10 +34,12 @@ class SlurmLabService:
         output_chunk_bytes: int,
     ) -> None:
         self.backend = backend
-        self.queue = QueueView(backend, cache_ttl)
+        self.guard = ControllerGuard(backend)
+        self.queue = QueueView(backend, self.guard, cache_ttl)
         self.idempotency = idempotency
         self.output_chunk_bytes = output_chunk_bytes
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
+        self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
 
     async def status(self) -> ClusterStatus:
         try:
@@ -35,41 +47,43 @@ class SlurmLabService:
         except FetchFailed as exc:
             raise exc.error from None
 
-    async def details(self, job_id: str) -> JobDetails:
-        return await self.backend.job_details(job_id)
+    async def partitions(self) -> list[Partition]:
+        try:
+            return (await self._partitions.get("partitions", self._fetch_partitions)).value
+        except FetchFailed as exc:
+            raise exc.error from None
 
-    async def submit(
-        self, script: bytes, flags: Sequence[str], key: str | None
-    ) -> tuple[SubmitResult, bool]:
+    async def _fetch_partitions(self) -> list[Partition]:
+        return await self.guard.run(self.backend.partitions)
+
+    async def details(self, job_id: str) -> JobDetails:
+        return await self.guard.run(lambda: self.backend.job_details(job_id))
+
+    async def submit(self, script: bytes, flags: Sequence[str], key: str | None) -> tuple[SubmitResult, bool]:
         """Submit once per idempotency ``key``; returns the result and whether it was a replay."""
+
+        def submit() -> Awaitable[SubmitResult]:
+            return self.backend.submit(script, flags)
+
         try:
             if key is None:
-                return await self.backend.submit(script, flags), False
+                return await self.guard.run_to_end(submit), False
             digest = fingerprint(script.decode("utf-8"), list(flags))
-            return await self.idempotency.submit_once(
-                key, digest, lambda: self.backend.submit(script, flags)
-            )
+            return await self.idempotency.submit_once(key, digest, lambda: self.guard.run_to_end(submit))
         finally:
             self.queue.invalidate()
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         try:
-            return await self.backend.act(action, job_ids)
+            return await self.guard.run(lambda: self.backend.act(action, job_ids))
         finally:
             self.queue.invalidate()
 
     async def output(self, job_id: str, stream: Stream, offset: int) -> OutputChunk:
-        """Tail a job's output; uses the path from the last listing once the controller forgot the job."""
-        try:
-            return await self.backend.read_output(job_id, stream, offset, self.output_chunk_bytes)
-        except JobNotFound:
-            job = self.queue.known_job(job_id)
-            path = job and (job.stdout_path if stream == "stdout" else job.stderr_path)
-            if not path:
-                raise
-            return await self.backend.read_output_file(
-                job_id, stream, path, offset, self.output_chunk_bytes
-            )
+        """Tail a job's output; once the controller forgot the job, the path from the last listing serves."""
+        job = self.queue.known_job(job_id)
+        fallback = (job.stdout_path if stream == "stdout" else job.stderr_path) if job else None
+        return await self.backend.read_output(job_id, stream, offset, self.output_chunk_bytes, fallback)
 
     async def history(self, scope: Scope, since: str) -> History:
         return await self.backend.history(scope, since)

@@ -53,9 +53,7 @@ SBATCH_OPTIONS: dict[str, OptionSpec] = {
     "output": OptionSpec("--output", _PATH, "logs/%x-%j.out"),
     "error": OptionSpec("--error", _PATH, "logs/%x-%j.err"),
     "chdir": OptionSpec("--chdir", _PATH, "/scratch/alice/run1"),
-    "dependency": OptionSpec(
-        "--dependency", r"[a-z]+(:[0-9_+]+)*([,?][a-z]+(:[0-9_+]+)*)*", "afterok:1234"
-    ),
+    "dependency": OptionSpec("--dependency", r"[a-z]+(:[0-9_+]+)*([,?][a-z]+(:[0-9_+]+)*)*", "afterok:1234"),
     "constraint": OptionSpec("--constraint", r"[A-Za-z0-9_&|,\[\]*():!.-]{1,200}", "haswell|broadwell"),
     "nodelist": OptionSpec("--nodelist", r"[A-Za-z0-9_,\[\].-]{1,500}", "node[01-04]"),
     "exclude": OptionSpec("--exclude", r"[A-Za-z0-9_,\[\].-]{1,500}", "node07"),
@@ -72,9 +70,32 @@ SBATCH_OPTIONS: dict[str, OptionSpec] = {
 
 #: Slurm job states (long names); squeue's compact codes map onto them.
 JOB_STATES = frozenset(
-    "BOOT_FAIL CANCELLED COMPLETED COMPLETING CONFIGURING DEADLINE FAILED NODE_FAIL "
-    "OUT_OF_MEMORY PENDING PREEMPTED REQUEUED REQUEUE_FED REQUEUE_HOLD RESIZING RESV_DEL_HOLD "
-    "REVOKED RUNNING SIGNALING SPECIAL_EXIT STAGE_OUT STOPPED SUSPENDED TIMEOUT".split()
+    [
+        "BOOT_FAIL",
+        "CANCELLED",
+        "COMPLETED",
+        "COMPLETING",
+        "CONFIGURING",
+        "DEADLINE",
+        "FAILED",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PENDING",
+        "PREEMPTED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "RESV_DEL_HOLD",
+        "REVOKED",
+        "RUNNING",
+        "SIGNALING",
+        "SPECIAL_EXIT",
+        "STAGE_OUT",
+        "STOPPED",
+        "SUSPENDED",
+        "TIMEOUT",
+    ]
 )
 _COMPACT_STATES = {
     "BF": "BOOT_FAIL", "CA": "CANCELLED", "CD": "COMPLETED", "CG": "COMPLETING",
@@ -223,4 +244,3 @@ def _option_text(field: str, value: Any) -> str:
 
 def _preview(text: str) -> str:
     return repr(text[:40] + ("…" if len(text) > 40 else ""))
-

@@ -24,4 +24,4 @@ def backend_class(name: str) -> type[SlurmBackend]:
     return cls
 
 
-__all__ = ["Action", "BACKENDS", "LocalBackend", "SlurmBackend", "backend_class"]
+__all__ = ["BACKENDS", "Action", "LocalBackend", "SlurmBackend", "backend_class"]

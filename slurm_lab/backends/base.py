@@ -58,12 +58,21 @@ class SlurmBackend(abc.ABC):
         """Cancel, hold or release jobs; one result per id, in order."""
 
     @abc.abstractmethod
-    async def read_output(self, job_id: str, stream: Stream, offset: int, limit: int) -> OutputChunk:
-        """Up to ``limit`` bytes of the job's stdout/stderr file from byte ``offset``."""
+    async def read_output(
+        self, job_id: str, stream: Stream, offset: int, limit: int, fallback_path: str | None = None
+    ) -> OutputChunk:
+        """Up to ``limit`` bytes of the job's stdout/stderr file from byte ``offset``.
+
+        ``fallback_path`` is read when the controller no longer knows the job.
+        """
 
     @abc.abstractmethod
     async def partitions(self) -> list[Partition]:
         """Partitions with their limits and free CPUs."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """Whether the controller answers, cheaply (no retries); used to fail fast while it is down."""
 
     @abc.abstractmethod
     async def status(self) -> ClusterStatus:

@@ -84,6 +84,10 @@ class CliBackend(SlurmBackend):
         result = await self.check(build.sinfo_partitions())
         return parsers.parse_partitions(result.stdout)
 
+    async def ping(self) -> bool:
+        result = await self.run(build.scontrol_ping())
+        return result.returncode == 0 and parsers.parse_ping(result.stdout)
+
     async def status(self) -> ClusterStatus:
         ping = await self.run(build.scontrol_ping())
         up = ping.returncode == 0 and parsers.parse_ping(ping.stdout)
@@ -93,7 +97,7 @@ class CliBackend(SlurmBackend):
                 raise error
         if self._version is None:
             self._version = parsers.parse_version((await self.check(build.slurm_version())).stdout)
-        config = await self.config() if up else {}
+        config = await self.config() if up else (self._config or {})
         return ClusterStatus(
             backend=self.name,
             cluster_name=config.get("ClusterName"),
@@ -163,9 +167,16 @@ class CliBackend(SlurmBackend):
         return results
 
     # ------------------------------------------------------------- output
-    async def read_output(self, job_id: str, stream: Stream, offset: int, limit: int) -> OutputChunk:
-        details = await self.job_details(job_id)
-        path = details.fields.get("StdOut" if stream == "stdout" else "StdErr", "")
+    async def read_output(
+        self, job_id: str, stream: Stream, offset: int, limit: int, fallback_path: str | None = None
+    ) -> OutputChunk:
+        try:
+            details = await self.job_details(job_id)
+            path = details.fields.get("StdOut" if stream == "stdout" else "StdErr", "")
+        except JobNotFound:
+            if not fallback_path:
+                raise
+            path = fallback_path
         if not path or path in {"(null)", "/dev/null"}:
             raise OutputNotAvailable(f"job {job_id} has no {stream} file")
         return await self.read_output_file(job_id, stream, path, offset, limit)

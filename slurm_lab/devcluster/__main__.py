@@ -12,14 +12,16 @@ from .cluster import DAEMONS, DevCluster, DevClusterError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m slurm_lab.devcluster", description=__doc__)
-    parser.add_argument("--dir", type=Path, help="cluster folder (default: $SLURM_LAB_DEVCLUSTER_DIR or a per-mode default)")
+    parser.add_argument(
+        "--dir", type=Path, help="cluster folder (default: $SLURM_LAB_DEVCLUSTER_DIR or a per-mode default)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start what is not running and wait until the node is ready")
     up.add_argument("--timeout", type=float, default=60.0)
     down = sub.add_parser("down", help="stop our own daemons (all, or those named)")
     down.add_argument("daemons", nargs="*", choices=[*DAEMONS, []], metavar="DAEMON")
     sub.add_parser("status", help="show daemons and node state; exit 1 when not ready")
-    sub.add_parser("env", help="print shell exports for Slurm clients (eval \"$(... env)\")")
+    sub.add_parser("env", help='print shell exports for Slurm clients (eval "$(... env)")')
     args = parser.parse_args(argv)
 
     cluster = DevCluster(args.dir)

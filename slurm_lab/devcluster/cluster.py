@@ -7,6 +7,7 @@ their own sessions and are tracked by the PIDs recorded here, so ``down`` stops 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -197,7 +198,9 @@ class DevCluster:
             f"--seed-file={lay.munge_dir / 'munged.seed'}",
         ]
         self._spawn("munged", argv)
-        _wait_for(lambda: lay.munge_socket.exists(), 10, "munged did not create its socket", lay.logfile("munged"))
+        _wait_for(
+            lambda: lay.munge_socket.exists(), 10, "munged did not create its socket", lay.logfile("munged")
+        )
 
     def _start_slurm(self, name: str, port: int) -> None:
         if _port_in_use(port):
@@ -287,10 +290,8 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
         time.sleep(0.05)
     if _alive(pid):
         os.kill(pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _port_in_use(port: int) -> bool:

@@ -101,4 +101,3 @@ def sacct(start: str, user: str | None = None) -> list[str]:
     argv += [f"--format={HISTORY_FIELDS}", f"--starttime={start}"]
     argv += [f"--user={user}"] if user else ["--allusers"]
     return argv
-

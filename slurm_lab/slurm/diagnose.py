@@ -39,7 +39,6 @@ def error_lines(stderr: str) -> list[str]:
 def diagnose(tool: str, returncode: int, stderr: str) -> SlurmLabError:
     """The typed error for a failed ``tool`` run."""
     lines = error_lines(stderr)
-    text = "\n".join(lines)
     if any(s in stderr for s in _NOT_CONFIGURED):
         return BackendUnavailable(
             f"{tool} cannot find the Slurm configuration; set SLURM_CONF "

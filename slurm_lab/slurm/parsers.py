@@ -75,11 +75,8 @@ def parse_key_values(line: str) -> dict[str, str]:
     """Parse one ``scontrol show ... --oneliner`` record into an ordered ``Key -> value`` dict."""
     line = line.rstrip("\n").rstrip()
     matches = list(_KEY.finditer(line))
-    fields: dict[str, str] = {}
-    for m, nxt in zip(matches, [*matches[1:], None]):
-        end = nxt.start() if nxt else len(line)
-        fields[m.group(1)] = line[m.end() : end]
-    return fields
+    ends = [m.start() for m in matches[1:]] + [len(line)]
+    return {m.group(1): line[m.end() : end] for m, end in zip(matches, ends[: len(matches)], strict=True)}
 
 
 def parse_job_details(text: str, job_id: str) -> JobDetails:

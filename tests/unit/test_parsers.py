@@ -13,7 +13,12 @@ def test_queue_parses_every_record_including_awkward_names() -> None:
     assert jobs["1"].name == "hello <b>x</b> a"
     assert jobs["3"].name == "a_very_long_job_name_that_exceeds_twenty_chars_for_sure_yes"
     arr = jobs["6_[0-3]"]
-    assert (arr.array_job_id, arr.array_task_id, arr.state, arr.reason) == (6, "0-3", "PENDING", "JobHeldUser")
+    assert (arr.array_job_id, arr.array_task_id, arr.state, arr.reason) == (
+        6,
+        "0-3",
+        "PENDING",
+        "JobHeldUser",
+    )
     assert jobs["4"].array_job_id is None and jobs["4"].array_task_id is None
     done = jobs["1"]
     assert done.state == "COMPLETED" and done.nodes == "vm" and done.time_used == "0:02"
@@ -57,7 +62,9 @@ def test_partitions() -> None:
 
 def test_partition_lines_are_summed() -> None:
     line = "p\x1fup\x1finfinite\x1fn/a\x1f{n}\x1f{a}/{i}/0/{t}\x1f{nodes}\x1fp*"
-    text = "\n".join([line.format(n=1, a=1, i=1, t=2, nodes="a"), line.format(n=2, a=0, i=4, t=4, nodes="b[1-2]")])
+    text = "\n".join(
+        [line.format(n=1, a=1, i=1, t=2, nodes="a"), line.format(n=2, a=0, i=4, t=4, nodes="b[1-2]")]
+    )
     (p,) = parsers.parse_partitions(text)
     assert (p.total_nodes, p.idle_cpus, p.total_cpus, p.nodes) == (3, 5, 6, "a,b[1-2]")
 

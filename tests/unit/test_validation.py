@@ -87,7 +87,11 @@ def test_small_fields() -> None:
     assert validation.scope(None) == "mine" and validation.scope("all") == "all"
     assert validation.stream("stderr") == "stderr"
     assert validation.offset("123") == 123
-    for call, value in [(validation.scope, "everyone"), (validation.stream, "stdin"), (validation.offset, "-1")]:
+    for call, value in [
+        (validation.scope, "everyone"),
+        (validation.stream, "stdin"),
+        (validation.offset, "-1"),
+    ]:
         with pytest.raises(InvalidInput):
             call(value)
     assert validation.idempotency_key("abc-123:x") == "abc-123:x"
