@@ -9,9 +9,13 @@ Scope = Literal["mine", "all"]
 Stream = Literal["stdout", "stderr"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Job:
-    """One line of the queue. Times are ISO 8601 strings as Slurm prints them; absent values are None."""
+    """One line of the queue. Times are ISO 8601 strings as Slurm prints them; absent values are None.
+
+    Read-only by convention, not ``frozen``: frozen dataclasses construct about twice as slowly,
+    and a 10,000-job queue is parsed on every cache refresh (benchmarks/bench_queue.py).
+    """
 
     job_id: str  # as Slurm shows it: "42", "42_3", or "42_[4-10]" for collapsed pending tasks
     array_job_id: int | None

@@ -72,10 +72,8 @@ class QueueView:
             if exc.last is None:
                 raise exc.error from None
             snap, error = exc.last, exc.error
-        jobs_json, etag = self._encode(scope, snap, states, partitions)
-        fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
-        tail = orjson.dumps({"fetched_at": fetched.replace("+00:00", "Z"), "stale": error is not None})
-        return RenderedJobs(b'{"jobs":' + jobs_json + b"," + tail[1:], etag, error is not None, error)
+        body, etag = self._encode(scope, snap, states, partitions, stale=error is not None)
+        return RenderedJobs(body, etag, error is not None, error)
 
     def _encode(
         self,
@@ -83,18 +81,23 @@ class QueueView:
         snap: Snapshot[list[Job]],
         states: frozenset[str] | None,
         partitions: frozenset[str] | None,
+        stale: bool,
     ) -> tuple[bytes, str]:
-        key = (scope, snap.serial, states, partitions)
+        """Encode once per (snapshot, filter): every other client gets the same bytes."""
+        key = (scope, snap.serial, states, partitions, stale)
         hit = self._memo.get(key)
         if hit:
             self._memo.move_to_end(key)
             return hit
         jobs_json = orjson.dumps(list(_filter(snap.value, states, partitions)))
-        etag = '"' + hashlib.blake2b(jobs_json, digest_size=12).hexdigest() + '"'
-        self._memo[key] = (jobs_json, etag)
+        # The ETag covers the jobs only, so an unchanged queue revalidates (304) across refreshes.
+        etag = '"' + hashlib.sha256(jobs_json).hexdigest()[:24] + '"'
+        fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
+        tail = orjson.dumps({"fetched_at": fetched.replace("+00:00", "Z"), "stale": stale})
+        self._memo[key] = (b'{"jobs":' + jobs_json + b"," + tail[1:], etag)
         if len(self._memo) > _MEMO_SIZE:
             self._memo.popitem(last=False)
-        return jobs_json, etag
+        return self._memo[key]
 
 
 def _filter(

@@ -7,7 +7,7 @@ import re
 from ..models import HistoricJob, Job, JobDetails, Partition
 from .argv import FIELD_SEP, QUEUE_FIELDS, RECORD_SEP
 
-_ABSENT = {"", "N/A", "(null)", "None", "n/a", "NONE", "Unknown"}
+_ABSENT = frozenset({"", "N/A", "(null)", "None", "n/a", "NONE", "Unknown"})
 _NFIELDS = len(QUEUE_FIELDS)
 _NAME_AT = [attr for _, attr in QUEUE_FIELDS].index("name")
 
@@ -16,54 +16,57 @@ def _opt(value: str) -> str | None:
     return None if value in _ABSENT else value
 
 
-def _int(value: str) -> int:
-    return int(value) if value.isdigit() else 0
-
-
 def parse_queue(text: str) -> list[Job]:
     """Parse ``squeue --Format`` output built by :func:`argv.squeue` into jobs.
 
     Records end with RECORD_SEP so names holding newlines survive; a name holding FIELD_SEP
-    (possible when submitted outside slurm-lab) is rejoined from the surplus fields.
+    (possible when submitted outside slurm-lab) is rejoined from the surplus fields. This runs
+    on every refresh of big queues, hence the unrolled, call-free body.
     """
-    jobs = []
+    absent = _ABSENT
+    jobs: list[Job] = []
+    append = jobs.append
     for record in text.split(RECORD_SEP):
-        record = record.lstrip("\n")
-        if not record:
-            continue
-        f = record.split(FIELD_SEP)
-        if len(f) > _NFIELDS:
-            surplus = len(f) - _NFIELDS
-            f[_NAME_AT : _NAME_AT + surplus + 1] = [FIELD_SEP.join(f[_NAME_AT : _NAME_AT + surplus + 1])]
+        f = record.lstrip("\n").split(FIELD_SEP)
         if len(f) != _NFIELDS:
-            raise ValueError(f"squeue record has {len(f)} fields, expected {_NFIELDS}")
-        array_job = f[1]
-        jobs.append(
+            if f == [""]:
+                continue
+            f = _rejoin_name(f)
+        (jid, array_job, task, name, user, account, partition, state, reason, submit, start, end,
+         used, limit, nodes_n, cpus_n, nodes, work_dir, out, err, qos) = f  # fmt: skip
+        append(
             Job(
-                job_id=f[0],
-                array_job_id=int(array_job) if f[2] != "N/A" and array_job.isdigit() else None,
-                array_task_id=_opt(f[2]),
-                name=f[3],
-                user=f[4],
-                account=_opt(f[5]),
-                partition=f[6],
-                state=f[7],
-                reason=_opt(f[8]),
-                submit_time=_opt(f[9]),
-                start_time=_opt(f[10]),
-                end_time=_opt(f[11]),
-                time_used=f[12],
-                time_limit=_opt(f[13]),
-                num_nodes=_int(f[14]),
-                num_cpus=_int(f[15]),
-                nodes=_opt(f[16]),
-                work_dir=_opt(f[17]),
-                stdout_path=_opt(f[18]),
-                stderr_path=_opt(f[19]),
-                qos=_opt(f[20]),
+                jid,
+                int(array_job) if task != "N/A" and array_job.isdigit() else None,
+                None if task in absent else task,
+                name,
+                user,
+                None if account in absent else account,
+                partition,
+                state,
+                None if reason in absent else reason,
+                None if submit in absent else submit,
+                None if start in absent else start,
+                None if end in absent else end,
+                used,
+                None if limit in absent else limit,
+                int(nodes_n) if nodes_n.isdigit() else 0,
+                int(cpus_n) if cpus_n.isdigit() else 0,
+                None if nodes in absent else nodes,
+                None if work_dir in absent else work_dir,
+                None if out in absent else out,
+                None if err in absent else err,
+                None if qos in absent else qos,
             )
         )
     return jobs
+
+
+def _rejoin_name(f: list[str]) -> list[str]:
+    surplus = len(f) - _NFIELDS
+    if surplus < 0:
+        raise ValueError(f"squeue record has {len(f)} fields, expected {_NFIELDS}")
+    return [*f[:_NAME_AT], FIELD_SEP.join(f[_NAME_AT : _NAME_AT + surplus + 1]), *f[_NAME_AT + surplus + 1 :]]
 
 
 # A key starts a token when preceded by a space: "Key=" where Key looks like a Slurm field name

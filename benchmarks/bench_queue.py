@@ -1,0 +1,113 @@
+"""GET jobs with a big queue vs the raw squeue it wraps, and slurmctld RPCs under many pollers.
+
+    .venv/bin/python -m benchmarks.bench_queue [--jobs 10000] [--rounds 15] [--clients 20] [--seconds 60]
+
+Needs the dev cluster (./dev setup). Prints medians, the API/raw ratio, and the sdiag RPC count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import time
+
+import httpx
+
+from slurm_lab.devcluster import DevCluster
+from slurm_lab.slurm import argv as build
+from tests.helpers import job_info_rpcs, lab_server
+
+from .common import clear_queue, fill_queue, queued, summary, timed
+
+
+def raw_squeue(cluster: DevCluster) -> None:
+    subprocess.run(build.squeue("all"), env={**os.environ, **cluster.env}, capture_output=True, check=True)
+
+
+def cold_vs_raw(cluster: DevCluster, rounds: int) -> None:
+    # TTL 0: every sequential request runs squeue, parses and encodes (concurrent ones would share).
+    with lab_server(cluster, ttl=0) as server, server.client() as api:
+        size = len(api.get("jobs", params={"scope": "all"}).content)
+        raw, cold = [], []
+        for _ in range(rounds):  # interleaved, so both see the same machine
+            raw.append(timed(lambda: raw_squeue(cluster)))
+            cold.append(timed(lambda: api.get("jobs", params={"scope": "all"}).raise_for_status()))
+        print(summary("raw squeue (same argv)", raw))
+        print(summary("GET jobs?scope=all, cold (TTL 0)", cold))
+        ratio = statistics.median(cold) / statistics.median(raw)
+        print(f"{'API / raw (medians)':<38} {ratio:.2f}x   response {size / 1e6:.2f} MB")
+    with lab_server(cluster, ttl=3600) as server, server.client() as api:
+        api.get("jobs", params={"scope": "all"})
+        cached = [
+            timed(lambda: api.get("jobs", params={"scope": "all"}).raise_for_status())
+            for _ in range(rounds * 3)
+        ]
+        print(summary("GET jobs?scope=all, cached", cached))
+        etag = api.get("jobs", params={"scope": "all"}).headers["ETag"]
+        same = [
+            timed(lambda: api.get("jobs", params={"scope": "all"}, headers={"If-None-Match": etag}))
+            for _ in range(rounds * 3)
+        ]
+        print(summary("GET jobs?scope=all, cached, 304", same))
+
+
+def rpc_storm(cluster: DevCluster, clients: int, seconds: float, ttl: float) -> None:
+    with lab_server(cluster, ttl=ttl) as server:
+
+        async def client(stop: float) -> int:
+            n = 0
+            async with httpx.AsyncClient(
+                base_url=f"{server.url}slurm-lab/api/",
+                headers={"Authorization": f"token {server.token}"},
+                timeout=60,
+            ) as api:
+                while time.monotonic() < stop:
+                    (await api.get("jobs", params={"scope": "all"})).raise_for_status()
+                    n += 1
+                    await asyncio.sleep(0.2)
+            return n
+
+        async def run() -> int:
+            stop = time.monotonic() + seconds
+            return sum(await asyncio.gather(*(client(stop) for _ in range(clients))))
+
+        before = job_info_rpcs(cluster)
+        requests = asyncio.run(run())
+        rpcs = job_info_rpcs(cluster) - before
+        windows = seconds / ttl
+        print(
+            f"{clients} clients x {seconds:.0f} s, TTL {ttl:g} s: {requests} requests -> "
+            f"{rpcs} REQUEST_JOB_INFO RPCs ({rpcs / windows:.2f} per TTL window; a poller each would cost {requests})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--ttl", type=float, default=3.0)
+    parser.add_argument("--keep", action="store_true", help="leave the jobs queued afterwards")
+    args = parser.parse_args()
+
+    cluster = DevCluster()
+    cluster.up()
+    missing = args.jobs - queued(cluster)
+    if missing > 0:
+        took = fill_queue(cluster, missing)
+        print(f"queued {missing} held jobs in {took:.1f} s ({missing / took:.0f} sbatch/s)")
+    print(f"queue: {queued(cluster)} pending jobs")
+    try:
+        cold_vs_raw(cluster, args.rounds)
+        rpc_storm(cluster, args.clients, args.seconds, args.ttl)
+    finally:
+        if not args.keep:
+            clear_queue(cluster)
+
+
+if __name__ == "__main__":
+    main()
