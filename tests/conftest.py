@@ -8,8 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from slurm_lab.devcluster import DevCluster, DevClusterError
+from slurm_lab.devcluster.sshd import DevSSHD
 
-from .helpers import OTHER_USER, LabServer, lab_server
+from .helpers import OTHER_USER, ROOTFUL, LabServer, lab_server, ssh_config
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -29,8 +30,22 @@ def cluster() -> DevCluster:
 
 
 @pytest.fixture(scope="session")
-def server(cluster: DevCluster) -> Iterator[LabServer]:
-    with lab_server(cluster) as srv:
+def sshd(cluster: DevCluster) -> Iterator[DevSSHD]:
+    """The real OpenSSH sshd on 127.0.0.1 (root mode: it logs in as the test users)."""
+    if not ROOTFUL:
+        pytest.skip("the dev sshd needs root")
+    daemon = DevSSHD(cluster.layout)
+    daemon.up()
+    yield daemon
+
+
+@pytest.fixture(scope="session", params=["local", "ssh"])
+def server(request: pytest.FixtureRequest, cluster: DevCluster) -> Iterator[LabServer]:
+    """A real Jupyter server with slurm-lab, once per backend: the API suite runs against both."""
+    extra = ""
+    if request.param == "ssh":
+        extra = ssh_config(request.getfixturevalue("sshd"), cluster)
+    with lab_server(cluster, extra_config=extra, backend=request.param) as srv:
         yield srv
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from slurm_lab.devcluster import DevCluster
+from slurm_lab.devcluster.sshd import DevSSHD
 
 ROOTFUL = os.geteuid() == 0
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -61,6 +62,7 @@ class LabServer:
     token: str
     user: str
     log: Path
+    backend: str = "local"
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(
@@ -87,7 +89,11 @@ c.SlurmLab.retry_after = 2
 
 @contextmanager
 def lab_server(
-    cluster: DevCluster, user: str = SERVER_USER, ttl: float = 1.0, extra_config: str = ""
+    cluster: DevCluster,
+    user: str = SERVER_USER,
+    ttl: float = 1.0,
+    extra_config: str = "",
+    backend: str = "local",
 ) -> Iterator[LabServer]:
     """Start a real Jupyter server (as ``user``) and stop it afterwards."""
     entry = pwd.getpwnam(user)
@@ -113,7 +119,7 @@ def lab_server(
         proc = subprocess.Popen(
             user_argv(user, argv, env), stdout=out, stderr=subprocess.STDOUT, cwd=entry.pw_dir
         )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, user, log)
+    server = LabServer(f"http://127.0.0.1:{port}/", token, user, log, backend)
     try:
         _wait_until_serving(server, proc)
         yield server
@@ -134,12 +140,27 @@ def _wait_until_serving(server: LabServer, proc: subprocess.Popen[bytes], timeou
             if proc.poll() is not None:
                 raise RuntimeError(f"jupyter server exited {proc.returncode}:\n{server.log_text()[-3000:]}")
             try:
-                if client.get("status").status_code == 200:
+                if client.get("status").status_code != 404:  # the extension answers (503 is an answer)
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
     raise RuntimeError(f"jupyter server did not answer in {timeout} s:\n{server.log_text()[-3000:]}")
+
+
+def ssh_config(
+    sshd: DevSSHD, cluster: DevCluster, user: str = SERVER_USER, known_hosts: str | None = None
+) -> str:
+    """Server config selecting the SSH backend against the dev sshd, logging in as ``user``."""
+    return f"""
+c.SlurmLab.backend = "ssh"
+c.SSHBackend.host = "127.0.0.1"
+c.SSHBackend.port = {sshd.port}
+c.SSHBackend.username = {user!r}
+c.SSHBackend.client_keys = [{str(sshd.client_key(user))!r}]
+c.SSHBackend.known_hosts = {known_hosts or str(sshd.known_hosts)!r}
+c.SSHBackend.remote_env = {{"SLURM_CONF": {str(cluster.layout.conf)!r}}}
+"""
 
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]

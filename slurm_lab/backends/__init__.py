@@ -1,4 +1,4 @@
-"""Backends: how slurm-lab reaches Slurm (local CLIs, later SSH)."""
+"""Backends: how slurm-lab reaches Slurm (local CLIs, or the CLIs on a login node over SSH)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .local import LocalBackend
 
 BACKENDS: dict[str, str] = {
     "local": "slurm_lab.backends.local:LocalBackend",
+    "ssh": "slurm_lab.backends.ssh:SSHBackend",
 }
 
 

@@ -50,7 +50,7 @@ class CliBackend(SlurmBackend):
 
     def __init__(self) -> None:
         self._version: str | None = None
-        self._config: dict[str, str] | None = None
+        self._ctl_config: dict[str, str] | None = None
 
     # ------------------------------------------------------------- transport
     @abc.abstractmethod
@@ -97,7 +97,7 @@ class CliBackend(SlurmBackend):
                 raise error
         if self._version is None:
             self._version = parsers.parse_version((await self.check(build.slurm_version())).stdout)
-        config = await self.config() if up else (self._config or {})
+        config = await self.controller_config() if up else (self._ctl_config or {})
         return ClusterStatus(
             backend=self.name,
             cluster_name=config.get("ClusterName"),
@@ -107,12 +107,12 @@ class CliBackend(SlurmBackend):
             message="" if up else (ping.stdout.strip() or ping.stderr.strip())[:300],
         )
 
-    async def config(self) -> dict[str, str]:
+    async def controller_config(self) -> dict[str, str]:
         """The controller's configuration (read once; it rarely changes while we run)."""
-        if self._config is None:
+        if self._ctl_config is None:
             result = await self.check(build.scontrol_show_config())
-            self._config = parsers.parse_config(result.stdout)
-        return self._config
+            self._ctl_config = parsers.parse_config(result.stdout)
+        return self._ctl_config
 
     async def history(self, scope: Scope, since: str) -> History:
         user = self.user if scope == "mine" else None
@@ -123,7 +123,7 @@ class CliBackend(SlurmBackend):
             if "accounting storage is disabled" not in exc.message.lower():
                 raise
         disabled = AccountingDisabled("Slurm accounting is disabled on this cluster").message
-        config = await self.config()
+        config = await self.controller_config()
         if config.get("JobCompType") == "jobcomp/filetxt" and config.get("JobCompLoc"):
             with contextlib.suppress(OutputNotAvailable):
                 path = config["JobCompLoc"]

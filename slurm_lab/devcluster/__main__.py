@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .cluster import DAEMONS, DevCluster, DevClusterError
+from .sshd import DEFAULT_PORT, DevSSHD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     down.add_argument("daemons", nargs="*", choices=[*DAEMONS, []], metavar="DAEMON")
     sub.add_parser("status", help="show daemons and node state; exit 1 when not ready")
     sub.add_parser("env", help='print shell exports for Slurm clients (eval "$(... env)")')
+    sshd = sub.add_parser("sshd", help="a real sshd on 127.0.0.1 for the SSH backend (root mode)")
+    sshd.add_argument("action", choices=["up", "down", "status"])
+    sshd.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
 
     cluster = DevCluster(args.dir)
@@ -37,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
             state = cluster.node_state()
             print(f"node       {state or 'unreachable'}")
             return 0 if state else 1
+        elif args.command == "sshd" or args.command == "sshd":
+            daemon = DevSSHD(cluster.layout, args.port)
+            if args.action == "up":
+                daemon.up()
+                print(f"sshd on 127.0.0.1:{args.port}; known_hosts {daemon.known_hosts}")
+            elif args.action == "down":
+                daemon.down()
+            else:
+                print("running" if daemon.running() else "stopped")
+                return 0 if daemon.running() else 1
         elif args.command == "env":
             for key, value in cluster.env.items():
                 print(f"export {key}={shlex.quote(value)}")

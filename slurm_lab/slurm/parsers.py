@@ -70,16 +70,28 @@ def _rejoin_name(f: list[str]) -> list[str]:
 
 
 # A key starts a token when preceded by a space: "Key=" where Key looks like a Slurm field name
-# (letters, digits, and the ':/_' of "AllocNode:Sid", "CPUs/Task", "ReqB:S:C:T").
-_KEY = re.compile(r"(?:^| )([A-Za-z][A-Za-z0-9_:/]*)=")
+# (capitalised; letters, digits, and the ':/_' of "AllocNode:Sid", "CPUs/Task", "ReqB:S:C:T").
+_KEY = re.compile(r"(?:^| )([A-Z][A-Za-z0-9_:/]*)=")
+# Free-text fields whose following keys are fixed: read them up to the first place where those
+# two keys follow each other, whatever the text holds (a name can contain " src=x UserId=y").
+_GREEDY = {"JobName": ("UserId", "GroupId"), "Name": ("JobState", "Partition")}
 
 
 def parse_key_values(line: str) -> dict[str, str]:
-    """Parse one ``scontrol show ... --oneliner`` record into an ordered ``Key -> value`` dict."""
+    """Parse one ``scontrol show ... --oneliner`` (or jobcomp) record into ``Key -> value``."""
     line = line.rstrip("\n").rstrip()
     matches = list(_KEY.finditer(line))
-    ends = [m.start() for m in matches[1:]] + [len(line)]
-    return {m.group(1): line[m.end() : end] for m, end in zip(matches, ends[: len(matches)], strict=True)}
+    names = [m.group(1) for m in matches]
+    kept, i = [], 0
+    while i < len(matches):
+        kept.append(matches[i])
+        follow = _GREEDY.get(names[i])
+        i = next(
+            (j for j in range(i + 1, len(names) - 1) if follow and (names[j], names[j + 1]) == follow),
+            i + 1,
+        )
+    ends = [m.start() for m in kept[1:]] + [len(line)]
+    return {m.group(1): line[m.end() : end] for m, end in zip(kept, ends[: len(kept)], strict=True)}
 
 
 def parse_job_details(text: str, job_id: str) -> JobDetails:

@@ -49,7 +49,7 @@ def test_status(api: httpx.Client, server: LabServer) -> None:
     body = api.get("status").json()
     assert body["controller"] == "up" and body["user"] == server.user
     assert body["cluster_name"] == "devcluster" and body["slurm_version"].startswith("22.05")
-    assert body["backend"] and body["version"]
+    assert body["backend"] == server.backend and body["version"]
 
 
 def test_submit_list_details_cancel(api: httpx.Client, server: LabServer) -> None:

@@ -47,6 +47,15 @@ def test_key_values_keep_spaces_and_odd_keys() -> None:
     assert fields["StdOut"] == "/tmp/slurm-4.out" and fields["Power"] == ""
 
 
+def test_free_text_names_cannot_forge_keys() -> None:
+    line = fixture_text("scontrol_show_job_running.txt").replace(
+        "JobName=runner", "JobName=a <img src=x> UserId=evil x=1"
+    )
+    fields = parsers.parse_key_values(line)
+    assert fields["JobName"] == "a <img src=x> UserId=evil x=1"
+    assert fields["UserId"] == "root(0)" and fields["JobState"] == "RUNNING"
+
+
 def test_job_details() -> None:
     details = parsers.parse_job_details(fixture_text("scontrol_show_job_array.txt"), "2")
     assert details.source == "controller" and details.fields["ArrayJobId"] == "2"
@@ -70,7 +79,9 @@ def test_partition_lines_are_summed() -> None:
 
 
 def test_jobcomp_log_keeps_names_with_spaces() -> None:
-    jobs = {j.job_id: j for j in parsers.parse_jobcomp("partial line\n" + fixture_text("jobcomp.txt"))}
+    text = fixture_text("jobcomp.txt").replace("Name=wrap", "Name=w Partition=x JobState=y")
+    jobs = {j.job_id: j for j in parsers.parse_jobcomp("partial line\n" + text)}
+    assert jobs["5"].name == "w Partition=x JobState=y" and jobs["5"].state == "FAILED"
     assert jobs["1"].name == "hello <b>x</b> a" and jobs["1"].state == "COMPLETED"
     assert jobs["1"].user == "root" and jobs["1"].end_time == "2026-11-21T05:36:46"
 
