@@ -113,8 +113,9 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
     max_channels = Int(
         8,
         config=True,
-        help="""Most commands run at once on the connection; keep it below the login node's
-        sshd MaxSessions (OpenSSH default 10). Default: 8. Example: c.SSHBackend.max_channels = 4""",
+        help="""Most channels open at once on the connection: one SFTP session (for job output)
+        plus commands. Keep it below the login node's sshd MaxSessions (OpenSSH default 10).
+        Default: 8. Example: c.SSHBackend.max_channels = 4""",
     )
     connect_timeout = Float(
         15.0,
@@ -156,7 +157,9 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
         self._connecting = asyncio.Lock()
-        self._channels = asyncio.Semaphore(self.max_channels)
+        self._sftp_starting = asyncio.Lock()
+        # One channel stays reserved for the SFTP session.
+        self._channels = asyncio.Semaphore(max(1, self.max_channels - 1))
         self._failures = 0
         self._next_attempt = 0.0
         self._last_error: str | None = None
@@ -280,20 +283,29 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
                 conn = await self._connection()
                 try:
                     process = await conn.create_process(command, encoding=None, stdin=asyncssh.PIPE)
-                except (*_CONNECTION_LOST, asyncssh.ChannelOpenError) as exc:
-                    # The command never started, so trying once more on a new connection is safe.
-                    self._drop(conn)
-                    if attempt == 2:
-                        raise BackendUnavailable(f"SSH connection to {self.host} lost: {exc}") from None
-                    continue
-                out, err, status = await self._communicate(process, stdin, argv[0], conn)
-                return CommandResult(
-                    tuple(argv),
-                    status,
-                    out.decode("utf-8", "replace"),
-                    err.decode("utf-8", "replace"),
-                    time.monotonic() - started,
-                )
+                except asyncssh.ChannelOpenError as exc:
+                    if exc.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+                        raise BackendUnavailable(
+                            f"{self.host} refused a new SSH session ({exc.reason}); lower "
+                            "c.SSHBackend.max_channels below its sshd MaxSessions",
+                            retry_after=1,
+                        ) from None
+                    lost: Exception = exc  # asyncssh's word for "this connection is closed"
+                except _CONNECTION_LOST as exc:
+                    lost = exc
+                else:
+                    out, err, status = await self._communicate(process, stdin, argv[0], conn)
+                    return CommandResult(
+                        tuple(argv),
+                        status,
+                        out.decode("utf-8", "replace"),
+                        err.decode("utf-8", "replace"),
+                        time.monotonic() - started,
+                    )
+                # The command never started, so trying once more on a new connection is safe.
+                self._drop(conn)
+                if attempt == 2:
+                    raise BackendUnavailable(f"SSH connection to {self.host} lost: {lost}") from None
         raise AssertionError("unreachable")
 
     async def _communicate(
@@ -348,13 +360,14 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             raise OutputNotAvailable(f"{path} is not readable by {self.user} on {self.host}") from None
         except asyncssh.SFTPError as exc:
             raise OutputNotAvailable(f"cannot read {path} over SFTP: {exc.reason}") from None
+        except (*_CONNECTION_LOST, asyncssh.Error) as exc:
+            if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
+                self._drop(self._conn)
+            raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
 
     async def _sftp_client(self) -> asyncssh.SFTPClient:
         conn = await self._connection()
-        if self._sftp is None:
-            try:
+        async with self._sftp_starting:  # one SFTP session per connection, however many readers
+            if self._sftp is None:
                 self._sftp = await conn.start_sftp_client()
-            except _CONNECTION_LOST as exc:
-                self._drop(conn)
-                raise BackendUnavailable(f"SSH connection to {self.host} lost: {exc}") from None
-        return self._sftp
+            return self._sftp

@@ -96,3 +96,13 @@ def test_names_with_shell_characters_round_trip_exactly(ssh_server: LabServer) -
         job_id = r.json()["job_id"]
         assert api.get(f"jobs/{job_id}").json()["fields"]["JobName"] == name
         api.delete(f"jobs/{job_id}")
+
+
+def test_wrong_client_key_is_a_clear_auth_error(cluster: DevCluster, sshd: DevSSHD) -> None:
+    config = ssh_config(sshd, cluster).replace(
+        str(sshd.client_key("slab-alice")), str(sshd.client_key("slab-bob"))
+    )
+    with lab_server(cluster, user="root", extra_config=config, backend="ssh") as srv, srv.client() as api:
+        r = api.get("jobs")
+        assert r.status_code == 503 and "authentication as slab-alice" in r.json()["message"]
+        assert "client_keys" in r.json()["message"]
