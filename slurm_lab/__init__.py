@@ -19,3 +19,19 @@ def _jupyter_server_extension_points() -> list[dict[str, Any]]:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "slurm-lab"}]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext slurm_lab``: registers the ``%%slurm`` and ``%slurm`` magics."""
+    from .cells.magics import SlurmMagics
+
+    ipython.register_magics(SlurmMagics)
+
+
+def __getattr__(name: str) -> Any:
+    # The Python API (slurm_lab.jobs(), submit(), cancel()) loads lazily: the server never needs it.
+    if name in ("jobs", "submit", "cancel"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from traitlets import Float, Int, Unicode
-from traitlets.config import Configurable
+import os
+
+from jupyter_core.paths import jupyter_config_path
+from traitlets import Dict, Float, Int, Unicode
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
 from .backends import SlurmBackend, backend_class
 
 
 class SlurmLab(Configurable):
-    """Settings of slurm-lab, e.g. in ``jupyter_server_config.py``: ``c.SlurmLab.cache_ttl = 5``."""
+    """Settings of slurm-lab, e.g. in ``jupyter_server_config.py``: ``c.SlurmLab.cache_ttl = 5``.
+
+    The server and every kernel (``%load_ext slurm_lab``) read the same files: see :func:`load_config`.
+    """
 
     backend = Unicode(
         "local",
@@ -87,6 +94,41 @@ class SlurmLab(Configurable):
         Example: c.SlurmLab.idempotency_ttl = 7 * 86400""",
     )
 
+    runs_dir = Unicode(
+        "~/.slurm-lab/runs",
+        config=True,
+        help="""Folder, on the cluster side, where %%slurm keeps each cell run (code, inputs,
+        outputs, logs). It must be on storage the compute nodes can read and write (a home or
+        shared file system). Over SSH a relative or "~/" path is under the login home.
+        Default: "~/.slurm-lab/runs". Example: c.SlurmLab.runs_dir = "/scratch/alice/slurm-lab" """,
+    )
+    python = Unicode(
+        "",
+        config=True,
+        help="""Python interpreter that runs %%slurm cells on the cluster (it needs cloudpickle and
+        the same major.minor version as the kernel). Empty means the kernel's own interpreter with
+        the local backend, "python3" over SSH. Overridden per cell by --python.
+        Default: "". Example: c.SlurmLab.python = "/opt/conda/envs/analysis/bin/python" """,
+    )
+    profiles = Dict(
+        config=True,
+        help="""Named sets of sbatch options for %%slurm --profile NAME (keys as in the REST API's
+        submit options). Default: {}. Example: c.SlurmLab.profiles = {"gpu": {"partition": "gpu",
+        "gpus": "1", "time": "2:00:00"}, "big": {"mem": "64G", "cpus_per_task": 16}}""",
+    )
+
     def make_backend(self) -> SlurmBackend:
         """Build the configured backend."""
         return backend_class(self.backend).from_config(self)
+
+
+def load_config() -> Config:
+    """The Jupyter server's configuration files (``jupyter_server_config.{json,py}`` on the Jupyter
+    config path), so kernels use exactly the backend and profiles the admin set for the server."""
+    config = Config()
+    for folder in reversed(jupyter_config_path()):  # lowest priority first
+        for loader in (JSONFileConfigLoader, PyFileConfigLoader):
+            name = "jupyter_server_config." + ("json" if loader is JSONFileConfigLoader else "py")
+            if os.path.isfile(os.path.join(folder, name)):
+                config.merge(loader(name, path=folder).load_config())
+    return config

@@ -72,6 +72,10 @@ class BackendUnavailable(SlurmLabError):
         self.retry_after = retry_after
 
 
+class ProgramNotFound(BackendUnavailable):
+    """The program to run does not exist (or is not executable) where commands run."""
+
+
 class CommandTimeout(SlurmLabError):
     reason = "command_timeout"
 

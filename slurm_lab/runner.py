@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from .errors import BackendUnavailable, CommandFailed, CommandTimeout
+from .errors import CommandFailed, CommandTimeout, ProgramNotFound
 
 log = logging.getLogger("slurm_lab.runner")
 
@@ -37,7 +37,7 @@ async def run_command(
 
     ``stdin`` is written then closed (scripts go to sbatch this way, never into argv). The process
     runs in its own session so a timeout kills it and its children. Output beyond ``max_output``
-    bytes aborts the command. Raises BackendUnavailable (program missing), CommandTimeout,
+    bytes aborts the command. Raises ProgramNotFound, CommandTimeout,
     CommandFailed (output too large). Logs the program and duration, never stdin.
     """
     started = time.monotonic()
@@ -51,11 +51,9 @@ async def run_command(
             start_new_session=True,
         )
     except FileNotFoundError as exc:
-        raise BackendUnavailable(
-            f"{argv[0]} not found; install the Slurm client tools or set c.SlurmLab.slurm_bin_dir"
-        ) from exc
+        raise ProgramNotFound(f"{argv[0]} not found") from exc
     except PermissionError as exc:
-        raise BackendUnavailable(f"{argv[0]} is not executable") from exc
+        raise ProgramNotFound(f"{argv[0]} is not executable") from exc
 
     try:
         out, err = await asyncio.wait_for(_communicate(proc, stdin, max_output), timeout)

@@ -18,6 +18,7 @@ from ..models import (
     Stream,
     SubmitResult,
 )
+from ..runner import CommandResult
 
 if TYPE_CHECKING:
     from ..config import SlurmLab
@@ -81,6 +82,26 @@ class SlurmBackend(abc.ABC):
     @abc.abstractmethod
     async def history(self, scope: Scope, since: str) -> History:
         """Finished jobs since ``since``; says where they came from when accounting is off."""
+
+    # ---- files and programs on the cluster side (for %%slurm runs)
+    @abc.abstractmethod
+    async def make_dir(self, path: str) -> str:
+        """Create ``path`` (and parents, private to the user); return its absolute form."""
+
+    @abc.abstractmethod
+    async def write_file(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path`` (private to the user), replacing it atomically."""
+
+    @abc.abstractmethod
+    async def read_file(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
+        """Up to ``limit`` bytes of ``path`` from ``offset``, and the file's size.
+
+        Raises OutputNotAvailable when the file is missing or unreadable.
+        """
+
+    @abc.abstractmethod
+    async def run_program(self, argv: Sequence[str]) -> CommandResult:
+        """Run a program that is not a Slurm CLI (e.g. the cluster's Python) where jobs are submitted."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called on server shutdown."""

@@ -57,13 +57,6 @@ class CliBackend(SlurmBackend):
     async def run(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         """Run a Slurm CLI (``argv[0]`` is a bare program name) and return its result."""
 
-    @abc.abstractmethod
-    async def read_file(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
-        """Up to ``limit`` bytes of ``path`` from ``offset``, and the file's size.
-
-        Raises OutputNotAvailable when the file is missing or unreadable.
-        """
-
     async def check(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         """Run and raise the diagnosed typed error on a non-zero exit."""
         result = await self.run(argv, stdin)

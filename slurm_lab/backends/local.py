@@ -8,7 +8,7 @@ import pwd
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..errors import OutputNotAvailable
+from ..errors import BackendUnavailable, OutputNotAvailable, ProgramNotFound
 from ..runner import CommandResult, run_command
 from .cli import CliBackend
 
@@ -51,16 +51,40 @@ class LocalBackend(CliBackend):
 
     async def run(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         program = os.path.join(self.slurm_bin_dir, argv[0]) if self.slurm_bin_dir else argv[0]
+        try:
+            return await self.run_program([program, *argv[1:]], stdin)
+        except ProgramNotFound as exc:
+            raise BackendUnavailable(
+                f"{exc.message}; install the Slurm client tools or set c.SlurmLab.slurm_bin_dir"
+            ) from None
+
+    async def run_program(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         return await run_command(
-            [program, *argv[1:]],
-            stdin=stdin,
-            timeout=self.command_timeout,
-            max_output=self.max_output_bytes,
-            env=self.env,
+            argv, stdin=stdin, timeout=self.command_timeout, max_output=self.max_output_bytes, env=self.env
         )
+
+    async def make_dir(self, path: str) -> str:
+        return await asyncio.to_thread(_make_dir, path)
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        await asyncio.to_thread(_write_atomically, path, data)
 
     async def read_file(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
         return await asyncio.to_thread(_read_slice, path, offset, limit)
+
+
+def _make_dir(path: str) -> str:
+    full = os.path.abspath(os.path.expanduser(path))
+    os.makedirs(full, 0o700, exist_ok=True)
+    return full
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    tmp = f"{path}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 def _read_slice(path: str, offset: int, limit: int) -> tuple[bytes, int]:

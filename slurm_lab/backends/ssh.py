@@ -276,7 +276,10 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
     # ------------------------------------------------------------- transport
     async def run(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         program = posixpath.join(self.remote_slurm_bin_dir, argv[0]) if self.remote_slurm_bin_dir else argv[0]
-        command = remote_command([program, *argv[1:]], self.remote_env)
+        return await self.run_program([program, *argv[1:]], stdin)
+
+    async def run_program(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
+        command = remote_command(argv, self.remote_env)
         started = time.monotonic()
         async with self._channels:
             for attempt in (1, 2):
@@ -364,6 +367,26 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
                 self._drop(self._conn)
             raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
+
+    async def make_dir(self, path: str) -> str:
+        try:
+            sftp = await self._sftp_client()
+            # SFTP paths are relative to the login home; "~/" means the same.
+            target = path[2:] if path.startswith("~/") else path
+            await sftp.makedirs(target, attrs=asyncssh.SFTPAttrs(permissions=0o700), exist_ok=True)
+            return str(await sftp.realpath(target))
+        except asyncssh.SFTPError as exc:
+            raise BackendUnavailable(f"cannot create {path} on {self.host}: {exc.reason}") from None
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        try:
+            sftp = await self._sftp_client()
+            tmp = f"{path}.tmp"
+            async with sftp.open(tmp, "wb", attrs=asyncssh.SFTPAttrs(permissions=0o600)) as fh:
+                await fh.write(data)
+            await sftp.posix_rename(tmp, path)
+        except asyncssh.SFTPError as exc:
+            raise BackendUnavailable(f"cannot write {path} on {self.host}: {exc.reason}") from None
 
     async def _sftp_client(self) -> asyncssh.SFTPClient:
         conn = await self._connection()

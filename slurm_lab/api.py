@@ -1,0 +1,39 @@
+"""A small Python API over the kernel's session: ``slurm_lab.jobs()``, ``submit()``, ``cancel()``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from . import validation
+from .cells.session import get_session
+from .frame import jobs_frame
+from .models import ActionResult
+
+
+def jobs(scope: str = "mine", state: str | None = None) -> pd.DataFrame:
+    """The queue as a DataFrame (one coalesced squeue per cache window, shared with widgets)."""
+    session = get_session()
+    wanted = validation.states(state)
+    listing = session.call(session.queue.jobs(validation.scope(scope)))
+    return jobs_frame([j for j in listing if wanted is None or j.state.split(" ")[0] in wanted])
+
+
+def submit(script: str, **options: Any) -> str:
+    """Submit a batch script (given to sbatch on stdin) with sbatch options; return the job id."""
+    session = get_session()
+    data = validation.script(script, session.lab.max_script_bytes)
+    flags = validation.sbatch_flags(options)
+    result = session.call(session.guard.run_to_end(lambda: session.backend.submit(data, flags)))
+    session.queue.invalidate()
+    return result.job_id
+
+
+def cancel(*job_ids: str) -> list[ActionResult]:
+    """Cancel jobs; one result per id."""
+    session = get_session()
+    ids = validation.job_ids([str(j) for j in job_ids])
+    results = session.call(session.backend.act("cancel", ids))
+    session.queue.invalidate()
+    return results

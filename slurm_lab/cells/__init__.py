@@ -1,0 +1,1 @@
+"""Run notebook cells as Slurm batch jobs: ``%%slurm``, run handles, widgets."""

@@ -1,0 +1,145 @@
+"""ipywidgets: a live job widget for cell runs, and a queue manager. Text is always escaped."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from concurrent.futures import Future
+from typing import Any
+
+import ipywidgets as w
+
+from ..models import Job
+from ..validation import JOB_STATES
+from .run import CellRun
+from .session import Session
+
+_STATE_COLOURS = {"RUNNING": "var(--jp-success-color1, green)", "PENDING": "var(--jp-warn-color1, orange)",
+                  "COMPLETED": "var(--jp-success-color1, green)"}  # fmt: skip
+
+
+def _pre(text: str) -> str:
+    return f"<pre style='max-height:16em;overflow:auto;margin:0'>{html.escape(text)}</pre>"
+
+
+class JobWidget(w.VBox):
+    """State, elapsed time, node, a cancel button and the output tail of one cell run."""
+
+    def __init__(self, run: CellRun) -> None:
+        self.run = run
+        self.title = w.HTML()
+        self.cancel_button = w.Button(description="Cancel job", icon="stop", button_style="danger")
+        self.cancel_button.on_click(lambda _: self.run.cancel())
+        self.output = w.HTML()
+        self.error = w.HTML()
+        super().__init__([w.HBox([self.title, self.cancel_button]), self.output, self.error])
+        run.observers.append(self.update)
+        self.update(run)
+
+    def update(self, run: CellRun) -> None:
+        colour = _STATE_COLOURS.get(run.state, "var(--jp-error-color1, red)")
+        elapsed = f" · {time.monotonic() - run.started:.0f} s" if run.started and not run.done() else ""
+        node = f" · on {html.escape(run.node)}" if run.node else ""
+        self.title.value = (
+            f"<b>Slurm job {html.escape(run.job_id)}</b> · "
+            f"<span style='color:{colour}'>{html.escape(run.state)}</span>{elapsed}{node}"
+        )
+        self.cancel_button.disabled = (
+            run.state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") or run.done()
+        )
+        self.output.value = _pre(run.tail) if run.tail else ""
+        if run.done() and run.error is None and run.state == "COMPLETED":
+            landed = ", ".join(run.record.outputs)
+            self.error.value = f"<i>done{html.escape('; in your namespace: ' + landed) if landed else ''}</i>"
+        elif run.error:
+            self.error.value = _pre(run.error)
+
+
+class QueueManager(w.VBox):
+    """The queue (mine/all, state filter), multi-select, cancel/hold/release; auto refresh shares
+    the session's coalesced cache, so many widgets still cost one squeue per cache window."""
+
+    def __init__(self, session: Session, interval: float = 5.0, auto: bool = True) -> None:
+        self.session = session
+        self.interval = interval
+        self.scope = w.ToggleButtons(options=["mine", "all"], value="mine", description="Jobs")
+        self.state = w.Dropdown(options=["any", *sorted(JOB_STATES)], value="any", description="State")
+        self.jobs = w.SelectMultiple(options=[], rows=12, layout=w.Layout(width="100%"))
+        self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger")
+        self.hold_button = w.Button(description="Hold", icon="pause")
+        self.release_button = w.Button(description="Release", icon="play")
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.message = w.HTML()
+        self._confirming = False
+        self._task: Future[None] | None = None
+        self.cancel_button.on_click(lambda _: self._cancel_clicked())
+        self.hold_button.on_click(lambda _: self.act("hold"))
+        self.release_button.on_click(lambda _: self.act("release"))
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.scope.observe(lambda _: self.refresh(), "value")
+        self.state.observe(lambda _: self.refresh(), "value")
+        buttons = w.HBox([self.cancel_button, self.hold_button, self.release_button, self.refresh_button])
+        super().__init__([w.HBox([self.scope, self.state]), self.jobs, buttons, self.message])
+        self.refresh()
+        if auto:
+            self._task = session.spawn(self._auto_refresh())
+
+    def refresh(self) -> None:
+        self._show(self.session.call(self.session.queue.jobs(self.scope.value)))
+
+    def _show(self, jobs: list[Job]) -> None:
+        wanted = None if self.state.value == "any" else self.state.value
+        shown = [j for j in jobs if wanted is None or j.state.split(" ")[0] == wanted]
+        options = [(f"{j.job_id:>12}  {j.state:<10} {j.user:<10} {j.partition:<8} {j.name[:48]}", j.job_id)
+                   for j in shown]  # fmt: skip
+        if options != list(self.jobs.options):
+            keep = [v for v in self.jobs.value if v in {o[1] for o in options}]
+            self.jobs.options = options
+            self.jobs.value = tuple(keep)
+
+    def _cancel_clicked(self) -> None:
+        selected = self.jobs.value
+        if not selected:
+            self.message.value = "Select jobs first."
+        elif not self._confirming:
+            self._confirming = True
+            self.cancel_button.description = f"Confirm cancel ({len(selected)})"
+        else:
+            self.act("cancel")
+
+    def act(self, action: str) -> None:
+        self._confirming = False
+        self.cancel_button.description = "Cancel"
+        ids = [i.split("_[")[0] for i in self.jobs.value]  # a collapsed array acts on the array
+        if not ids:
+            self.message.value = "Select jobs first."
+            return
+        results = self.session.call(self.session.backend.act(action, ids))  # type: ignore[arg-type]
+        self.session.queue.invalidate()
+        lines = [f"{r.job_id}: {'ok' if r.ok else r.message}" for r in results]
+        self.message.value = _pre(f"{action}:\n" + "\n".join(lines))
+        self.refresh()
+
+    async def _auto_refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                jobs = await self.session.queue.jobs(self.scope.value)
+            except Exception as exc:  # shown, and tried again next tick
+                self.message.value = _pre(f"Slurm unavailable: {exc}")
+                continue
+            self._show(jobs)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        super().close()
+
+
+def display_queue(session: Session, **kwargs: Any) -> QueueManager:
+    from IPython.display import display
+
+    manager = QueueManager(session, **kwargs)
+    display(manager)
+    return manager

@@ -1,0 +1,32 @@
+"""pandas views of the queue and of run records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+
+from .models import Job
+from .slurm.parsers import durations_to_seconds
+
+_TIMES = ("submit_time", "start_time", "end_time")
+
+
+def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
+    """One row per job, indexed by job id; times as datetimes, used/limit as Timedeltas."""
+    frame = pd.DataFrame([asdict(j) for j in jobs], columns=list(Job.__dataclass_fields__))
+    for col in _TIMES:
+        frame[col] = pd.to_datetime(frame[col], errors="coerce")
+    for col in ("time_used", "time_limit"):
+        seconds = [durations_to_seconds(v) for v in frame[col]]
+        frame[col] = pd.to_timedelta([s if s is not None else None for s in seconds], unit="s")
+    return frame.set_index("job_id")
+
+
+def records_frame(records: list[Any]) -> pd.DataFrame:
+    rows = [
+        {k: getattr(r, k) for k in ("run_id", "job_id", "state", "created", "backend", "outputs")}
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=["run_id", "job_id", "state", "created", "backend", "outputs"])

@@ -1,0 +1,163 @@
+"""%%slurm in real notebooks, executed by a real kernel, against the real dev cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from slurm_lab.devcluster import DevCluster
+from tests.notebooks import execute, kernel_env, notebook, text_of
+
+
+@pytest.fixture
+def env(cluster: DevCluster):
+    with kernel_env(cluster) as environment:
+        yield environment
+
+
+def test_round_trip_numpy_and_pandas(env: dict[str, str]) -> None:
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "import numpy as np, pandas as pd\ndf = pd.DataFrame({'x': range(10), 'y': np.arange(10) ** 2})\narr = np.ones(5)",
+            "%%slurm -p debug -t 5 --in df,arr --out summary,total --wait\nimport os\nsummary = df.describe()\ntotal = arr.sum() + df.y.sum()\nos.environ['SLURM_JOB_ID']",
+            "assert summary.equals(df.describe()), summary\nassert total == 290.0\nprint('job', _slurm_run.job_id, 'result', _slurm_run.result())",
+        ),
+        env,
+    )
+    out = text_of(nb.cells[3])
+    assert "job " in out and f"result {out.split()[1]}" in out  # the last expression was the job id
+
+
+def test_failing_cell_shows_the_remote_traceback_and_the_kernel_lives(env: dict[str, str]) -> None:
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%%slurm --wait\ndef inner():\n    return 1 / 0\ninner()",
+            "print('kernel alive')",
+            "%%slurm\nraise ValueError('boom')",
+            "try:\n    _slurm_run.result(timeout=60)\nexcept Exception as exc:\n    print(type(exc).__name__, '|', exc)",
+        ),
+        env,
+        allow_errors=True,
+    )
+    failed = text_of(nb.cells[1])
+    assert "RemoteError" in failed and "ZeroDivisionError" in failed and "return 1 / 0" in failed
+    assert "kernel alive" in text_of(nb.cells[2])
+    assert "RemoteError | Traceback" in text_of(nb.cells[4]) and "ValueError: boom" in text_of(nb.cells[4])
+
+
+def test_array_job_brings_outputs_back_per_task(env: dict[str, str]) -> None:
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "base = 10",
+            "%%slurm -a 0-3 --in base --out square --wait\nimport os\ntask = int(os.environ['SLURM_ARRAY_TASK_ID'])\nsquare = base + task ** 2\ntask",
+            "print(sorted(square.items()), sorted(_slurm_run.result().items()))",
+        ),
+        env,
+    )
+    assert "[('0', 10), ('1', 11), ('2', 14), ('3', 19)] [('0', 0), ('1', 1), ('2', 2), ('3', 3)]" in text_of(
+        nb.cells[3]
+    )
+
+
+def test_non_blocking_run_lets_other_cells_execute(env: dict[str, str]) -> None:
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%%slurm --out z\nimport time\ntime.sleep(3)\nz = 'from the cluster'",
+            "run = _slurm_run\nprint('busy cell ran while job done =', run.done())",
+            "run.wait(timeout=90)\nprint(z, run.state)",
+        ),
+        env,
+    )
+    assert "busy cell ran while job done = False" in text_of(nb.cells[2])
+    assert "from the cluster COMPLETED" in text_of(nb.cells[3])
+
+
+def test_cancel_from_the_widget(env: dict[str, str]) -> None:
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%%slurm\nimport time\ntime.sleep(120)",
+            "from slurm_lab.cells.widgets import JobWidget\nrun = _slurm_run\nwidget = JobWidget(run)\nimport time\n"
+            "while run.state != 'RUNNING': time.sleep(0.2)\nwidget.cancel_button.click()",
+            "try:\n    run.wait(timeout=60)\nexcept Exception as exc:\n    print(type(exc).__name__, run.state, widget.cancel_button.disabled)",
+        ),
+        env,
+    )
+    assert "JobEnded CANCELLED True" in text_of(nb.cells[3])
+
+
+def test_kernel_restart_then_attach_brings_outputs_back(env: dict[str, str]) -> None:
+    first = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%%slurm --out answer\nimport time\ntime.sleep(2)\nanswer = 42",
+            "print('JOB', _slurm_run.job_id)",
+        ),
+        env,
+    )
+    job_id = text_of(first.cells[2]).split()[1]
+    # A new kernel process: nothing in memory, only the run record on disk.
+    second = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%slurm runs",
+            f"%slurm attach {job_id} --wait",
+            "print('answer =', answer)",
+        ),
+        env,
+    )
+    assert job_id in text_of(second.cells[1])
+    assert "answer = 42" in text_of(second.cells[3])
+
+
+def test_bad_options_fail_before_anything_is_submitted(env: dict[str, str], cluster: DevCluster) -> None:
+    from tests.integration.test_security import rpc_count
+
+    before = rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB")
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%%slurm -p 'debug;touch /tmp/x'\n1",
+            "%%slurm --in not_defined\n1",
+            "%%slurm --out a-b\n1",
+            "%%slurm --python /usr/bin/python3\n1",
+            "%%slurm --python /nonexistent/python\n1",
+            "%%slurm --profile nope\n1",
+        ),
+        env,
+        allow_errors=True,
+    )
+    messages = [text_of(c) for c in nb.cells[1:]]
+    assert "options.partition" in messages[0]
+    assert "not_defined not defined" in messages[1]
+    assert "'a-b' is not a Python variable name" in messages[2]
+    assert "no cloudpickle" in messages[3] or "Python 3" in messages[3]
+    assert "/nonexistent/python does not run" in messages[4]
+    assert "no profile 'nope'" in messages[5]
+    assert all("nothing was submitted" in m for m in messages[:5])
+    assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == before
+
+
+def test_round_trip_over_ssh(cluster: DevCluster, sshd) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from tests.helpers import ssh_config
+
+    config = (
+        ssh_config(sshd, cluster)
+        + f"\nc.SlurmLab.python = {sys.executable!r}\nc.SlurmLab.runs_dir = '~/slurm-lab-runs'\n"
+    )
+    with kernel_env(cluster, config) as environment:
+        nb = execute(
+            notebook(
+                "%load_ext slurm_lab",
+                "data = {'n': 7}",
+                "%%slurm --in data --out who,double --wait\nimport getpass\nwho = getpass.getuser()\ndouble = data['n'] * 2",
+                "print(who, double, _slurm_run.record.backend, _slurm_run.record.run_dir)",
+            ),
+            environment,
+        )
+    assert "slab-alice 14 ssh /home/slab-alice/slurm-lab-runs/" in text_of(nb.cells[3])
