@@ -22,6 +22,7 @@ TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NOD
             "BOOT_FAIL", "DEADLINE", "PREEMPTED"}  # fmt: skip
 _TAIL_BYTES = 64 << 10
 _GRACE = 5.0  # seconds to wait for result files after Slurm says the job ended
+_FAST_POLL, _FAST_SECONDS = 0.05, 3.0
 
 
 class RemoteError(RuntimeError):
@@ -157,7 +158,9 @@ class CellRun:
 
     # ------------------------------------------------------------------ watching
     async def _watch(self) -> dict[str, Any]:
-        interval, ended_at = 0.1, None
+        # Most short cells end within seconds: check the result file every 50 ms at first (a stat,
+        # not a Slurm RPC; job state comes from the shared, cached queue), then back off to 2 s.
+        interval, ended_at, began = _FAST_POLL, None, time.monotonic()
         try:
             while True:
                 results = await self._read_results()
@@ -170,7 +173,8 @@ class CellRun:
                     if time.monotonic() - ended_at > _GRACE:
                         raise JobEnded(f"job {self.job_id} ended {self.state} before the cell finished")
                 await asyncio.sleep(interval)
-                interval = min(interval * 1.5, 2.0)
+                if time.monotonic() - began > _FAST_SECONDS:
+                    interval = min(interval * 1.5, 2.0)
         except BaseException as exc:
             self.error = str(exc)
             self.state = self.state if self.state in TERMINAL else "FAILED"
