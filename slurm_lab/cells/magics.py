@@ -7,7 +7,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import SlurmLabError
 from ..frame import jobs_frame, records_frame
@@ -63,13 +63,16 @@ class SlurmMagics(Magics):
     @argument("--python", help="interpreter on the cluster (default: c.SlurmLab.python)")
     @argument("--prerun", action="append", default=[], help="shell line before the cell (repeatable)")
     @argument("--postrun", action="append", default=[], help="shell line after the cell (repeatable)")
-    @argument("--srun", help="run the cell under srun with these options, e.g. '--ntasks=1'")
+    @argument("--srun", help="run the cell under srun with these options: --srun='--ntasks=1'")
     @line_cell_magic
     def slurm(self, line: str, cell: str | None = None) -> Any:
         """Run the cell as a Slurm batch job; ``--in``/``--out`` move variables. See ``%slurm?``."""
         if cell is None:
             return self._line(line)
-        args = parse_argstring(self.slurm, line)
+        try:  # shlex, unlike IPython's parse_argstring, removes the quotes: --prerun 'export A=1'
+            args = self.slurm.parser.parse_args(shlex.split(line))
+        except ValueError as exc:
+            raise UsageError(f"%%slurm: {exc}") from None
         session = self.session
         profiles = session.lab.profiles
         if args.profile and args.profile not in profiles:

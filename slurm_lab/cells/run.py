@@ -98,9 +98,10 @@ class CellRun:
         self.namespace = namespace
         self.state = record.state
         self.node: str | None = None
-        self.started: float | None = None
+        self.started: datetime | None = None  # Slurm's StartTime (local time)
         self.tail = ""
         self.error: str | None = None
+        self.landed: list[str] | None = None  # the --out names put in the namespace, once done
         self.observers: list[Callable[[CellRun], None]] = []
         self._tail_offset = 0
         self._future: concurrent.futures.Future[dict[str, Any]] = session.spawn(self._watch())
@@ -206,8 +207,9 @@ class CellRun:
             state = "RUNNING" if "RUNNING" in states else sorted(states)[0]
             if len(states) > 1 and states <= TERMINAL:
                 state = "FAILED" if states - {"COMPLETED"} else "COMPLETED"
-            if state == "RUNNING" and self.started is None:
-                self.started = time.monotonic()
+            start = next((j.start_time for j in mine if j.start_time), None)
+            if start and self.started is None:
+                self.started = datetime.fromisoformat(start)
             self.node = next((j.nodes for j in mine if j.nodes), self.node)
             if state != self.state:
                 self.state = state
@@ -245,6 +247,7 @@ class CellRun:
         missing = sorted({m for r in results for m in r["missing"]})
         if self.namespace is not None:
             self.namespace.update(outputs)
+        self.landed = sorted(outputs)
         self.state = "COMPLETED"
         self.error = f"not defined by the cell: {', '.join(missing)}" if missing else None
         self._save_state()

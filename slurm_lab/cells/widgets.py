@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import html
-import time
 from concurrent.futures import Future
+from datetime import datetime
 from typing import Any
 
 import ipywidgets as w
 
 from ..models import Job
 from ..validation import JOB_STATES
-from .run import CellRun
+from .run import TERMINAL, CellRun
 from .session import Session
 
 _STATE_COLOURS = {"RUNNING": "var(--jp-success-color1, green)", "PENDING": "var(--jp-warn-color1, orange)",
@@ -39,21 +39,21 @@ class JobWidget(w.VBox):
 
     def update(self, run: CellRun) -> None:
         colour = _STATE_COLOURS.get(run.state, "var(--jp-error-color1, red)")
-        elapsed = f" · {time.monotonic() - run.started:.0f} s" if run.started and not run.done() else ""
+        elapsed = ""
+        if run.started is not None and run.landed is None and run.state not in TERMINAL:
+            elapsed = f" · {(datetime.now() - run.started).total_seconds():.0f} s"
         node = f" · on {html.escape(run.node)}" if run.node else ""
         self.title.value = (
             f"<b>Slurm job {html.escape(run.job_id)}</b> · "
             f"<span style='color:{colour}'>{html.escape(run.state)}</span>{elapsed}{node}"
         )
-        self.cancel_button.disabled = (
-            run.state in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT") or run.done()
-        )
+        self.cancel_button.disabled = run.landed is not None or run.state in TERMINAL
         self.output.value = _pre(run.tail) if run.tail else ""
-        if run.done() and run.error is None and run.state == "COMPLETED":
-            landed = ", ".join(run.record.outputs)
-            self.error.value = f"<i>done{html.escape('; in your namespace: ' + landed) if landed else ''}</i>"
-        elif run.error:
+        if run.error:
             self.error.value = _pre(run.error)
+        elif run.landed is not None:
+            landed = f"; now in your namespace: {', '.join(run.landed)}" if run.landed else ""
+            self.error.value = f"<i>done{html.escape(landed)}</i>"
 
 
 class QueueManager(w.VBox):

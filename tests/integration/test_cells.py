@@ -161,3 +161,22 @@ def test_round_trip_over_ssh(cluster: DevCluster, sshd) -> None:  # type: ignore
             environment,
         )
     assert "slab-alice 14 ssh /home/slab-alice/slurm-lab-runs/" in text_of(nb.cells[3])
+
+
+def test_profiles_prerun_srun_and_the_python_api(cluster: DevCluster) -> None:
+    config = 'c.SlurmLab.profiles = {"quick": {"partition": "long", "time": "5", "job_name": "quick-one"}}'
+    with kernel_env(cluster, config) as environment:
+        nb = execute(
+            notebook(
+                "%load_ext slurm_lab\nimport slurm_lab",
+                "%%slurm --profile quick --prerun 'export GREETING=hello' --srun='--ntasks=1' --out seen --wait\n"
+                "import os\nseen = (os.environ['GREETING'], os.environ.get('SLURM_STEP_ID'), os.environ['SLURM_JOB_PARTITION'])",
+                "print(seen)\nd = slurm_lab.jobs(state='COMPLETED')\nprint(d.loc[_slurm_run.job_id, ['name', 'partition']].tolist(), type(d).__name__)",
+                "jid = slurm_lab.submit('#!/bin/sh\\ntrue\\n', hold=True, job_name='api-job')\n"
+                "print(slurm_lab.jobs().loc[jid, 'state'], slurm_lab.cancel(jid)[0].ok)",
+            ),
+            environment,
+        )
+    assert "('hello', '0', 'long')" in text_of(nb.cells[2])
+    assert "['quick-one', 'long'] DataFrame" in text_of(nb.cells[2])
+    assert "PENDING True" in text_of(nb.cells[3])
