@@ -83,10 +83,12 @@ class SlurmLabService:
         """Tail a job's output; once the controller forgot the job, the path from the last listing serves."""
         job = self.queue.known_job(job_id)
         fallback = (job.stdout_path if stream == "stdout" else job.stderr_path) if job else None
-        return await self.backend.read_output(job_id, stream, offset, self.output_chunk_bytes, fallback)
+        return await self.guard.run(
+            lambda: self.backend.read_output(job_id, stream, offset, self.output_chunk_bytes, fallback)
+        )
 
     async def history(self, scope: Scope, since: str) -> History:
-        return await self.backend.history(scope, since)
+        return await self.guard.run(lambda: self.backend.history(scope, since))
 
     async def close(self) -> None:
         await self.backend.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import sys
 import threading
 from collections.abc import Coroutine
@@ -62,8 +63,6 @@ class Session:
             if result.returncode != 0:
                 detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
                 raise InvalidInput("python", f"{python} does not run on the cluster side: {detail}")
-            import json
-
             self._pythons[python] = json.loads(result.stdout.strip().splitlines()[-1])
         info = self._pythons[python]
         mine = f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -171,7 +171,9 @@ def test_profiles_prerun_srun_and_the_python_api(cluster: DevCluster) -> None:
                 "%load_ext slurm_lab\nimport slurm_lab",
                 "%%slurm --profile quick --prerun 'export GREETING=hello' --srun='--ntasks=1' --out seen --wait\n"
                 "import os\nseen = (os.environ['GREETING'], os.environ.get('SLURM_STEP_ID'), os.environ['SLURM_JOB_PARTITION'])",
-                "print(seen)\nd = slurm_lab.jobs(state='COMPLETED')\nprint(d.loc[_slurm_run.job_id, ['name', 'partition']].tolist(), type(d).__name__)",
+                # --wait returns when the result file exists, which can be before Slurm says COMPLETED.
+                "import time\nprint(seen)\nwhile (d := slurm_lab.jobs()).loc[_slurm_run.job_id, 'state'] != 'COMPLETED':\n    time.sleep(0.2)\n"
+                "print(d.loc[_slurm_run.job_id, ['name', 'partition']].tolist(), type(d).__name__)",
                 "jid = slurm_lab.submit('#!/bin/sh\\ntrue\\n', hold=True, job_name='api-job')\n"
                 "print(slurm_lab.jobs().loc[jid, 'state'], slurm_lab.cancel(jid)[0].ok)",
             ),
