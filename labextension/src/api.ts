@@ -4,6 +4,39 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+export type Scope = 'mine' | 'all';
+export type Action = 'cancel' | 'hold' | 'release';
+
+export interface IJob {
+  job_id: string;
+  array_job_id: number | null;
+  array_task_id: string | null;
+  name: string;
+  user: string;
+  account: string | null;
+  partition: string;
+  state: string;
+  reason: string | null;
+  submit_time: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  time_used: string;
+  time_limit: string | null;
+  num_nodes: number;
+  num_cpus: number;
+  nodes: string | null;
+  work_dir: string | null;
+  stdout_path: string | null;
+  stderr_path: string | null;
+  qos: string | null;
+}
+
+export interface IJobList {
+  jobs: IJob[];
+  fetched_at: string;
+  stale: boolean;
+}
+
 export interface IClusterStatus {
   backend: string;
   cluster_name: string | null;
@@ -14,24 +47,64 @@ export interface IClusterStatus {
   version: string;
 }
 
+export interface IActionResult {
+  job_id: string;
+  ok: boolean;
+  message: string;
+  reason: string;
+}
+
+export interface IJobDetails {
+  job_id: string;
+  source: string;
+  fields: Record<string, string>;
+}
+
+export interface IOutputChunk {
+  job_id: string;
+  stream: 'stdout' | 'stderr';
+  path: string;
+  offset: number;
+  next_offset: number;
+  size: number;
+  data: string;
+}
+
+export interface IPartition {
+  name: string;
+  is_default: boolean;
+  state: string;
+  max_time: string | null;
+  default_time: string | null;
+  total_nodes: number;
+  total_cpus: number;
+  idle_cpus: number;
+  allocated_cpus: number;
+  nodes: string;
+}
+
 /** An error answered by the API: its HTTP status, message and machine-readable reason. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly reason: string
+    readonly reason: string,
+    readonly body: unknown = null
   ) {
     super(message);
   }
 }
 
-export async function requestAPI<T>(
-  endPoint = '',
+async function request(
+  endPoint: string,
   init: RequestInit = {}
-): Promise<T> {
+): Promise<Response> {
   const settings = ServerConnection.makeSettings();
   const url = URLExt.join(settings.baseUrl, 'slurm-lab/api', endPoint);
-  const response = await ServerConnection.makeRequest(url, init, settings);
+  return ServerConnection.makeRequest(url, init, settings);
+}
+
+async function parse<T>(response: Response): Promise<T> {
   const text = await response.text();
   const data: unknown = text ? JSON.parse(text) : {};
   if (!response.ok) {
@@ -39,12 +112,79 @@ export async function requestAPI<T>(
     throw new ApiError(
       response.status,
       body.message ?? response.statusText,
-      body.reason ?? 'http_error'
+      body.reason ?? 'http_error',
+      data
     );
   }
   return data as T;
 }
 
+export async function requestAPI<T>(
+  endPoint: string,
+  init: RequestInit = {}
+): Promise<T> {
+  return parse<T>(await request(endPoint, init));
+}
+
+function json(method: string, body: unknown): RequestInit {
+  return { method, body: JSON.stringify(body) };
+}
+
 export function getStatus(): Promise<IClusterStatus> {
   return requestAPI<IClusterStatus>('status');
+}
+
+/** The queue. `null` means unchanged since `etag` (HTTP 304). */
+export async function fetchJobs(
+  scope: Scope,
+  etag: string | null
+): Promise<{ list: IJobList; etag: string | null } | null> {
+  const headers: Record<string, string> = {};
+  if (etag) {
+    headers['If-None-Match'] = etag;
+  }
+  const response = await request(`jobs?scope=${scope}`, { headers });
+  if (response.status === 304) {
+    return null;
+  }
+  return {
+    list: await parse<IJobList>(response),
+    etag: response.headers.get('ETag')
+  };
+}
+
+export function act(
+  action: Action,
+  jobIds: string[]
+): Promise<{ results: IActionResult[] }> {
+  return requestAPI('jobs/actions', json('POST', { action, job_ids: jobIds }));
+}
+
+export function submit(
+  script: string,
+  options: Record<string, string | number | boolean>,
+  idempotencyKey: string
+): Promise<{ job_id: string }> {
+  return requestAPI(
+    'jobs',
+    json('POST', { script, options, idempotency_key: idempotencyKey })
+  );
+}
+
+export function getDetails(jobId: string): Promise<IJobDetails> {
+  return requestAPI(`jobs/${encodeURIComponent(jobId)}`);
+}
+
+export function getOutput(
+  jobId: string,
+  stream: 'stdout' | 'stderr',
+  offset: number
+): Promise<IOutputChunk> {
+  return requestAPI(
+    `jobs/${encodeURIComponent(jobId)}/output?stream=${stream}&offset=${offset}`
+  );
+}
+
+export function getPartitions(): Promise<{ partitions: IPartition[] }> {
+  return requestAPI('partitions');
 }

@@ -1,32 +1,148 @@
 import {
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  Notification,
+  ReactWidget
+} from '@jupyterlab/apputils';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon } from '@jupyterlab/ui-components';
+import React from 'react';
 
-import { getStatus } from './api';
+import { getStatus, IClusterStatus, Scope } from './api';
+import { QueuePanel } from './components/QueuePanel';
+import { baseState, QueueModel } from './model';
 
-/**
- * slurm-lab's JupyterLab plugin. It checks that the server extension answers; the queue
- * panel builds on it.
- */
+const PLUGIN_ID = 'slurm-lab:plugin';
+const FRONTEND_VERSION = '0.1.0';
+
+const slurmIcon = new LabIcon({
+  name: 'slurm-lab:icon',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<rect x="3" y="4" width="18" height="3" rx="1"/><rect x="3" y="10.5" width="13" height="3" rx="1"/>' +
+    '<rect x="3" y="17" width="8" height="3" rx="1"/></g></svg>'
+});
+
+namespace CommandIDs {
+  export const open = 'slurm-lab:open';
+  export const refresh = 'slurm-lab:refresh';
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'slurm-lab:plugin',
-  description: 'Slurm in JupyterLab.',
+  id: PLUGIN_ID,
+  description: 'Slurm queue panel, notifications and status bar.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
-    getStatus()
-      .then(status => {
-        console.log(
-          `slurm-lab ${status.version}: ${status.backend} backend, cluster ${status.cluster_name}, controller ${status.controller}`
+  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer, IStatusBar],
+  activate: async (
+    app: JupyterFrontEnd,
+    settingRegistry: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    statusBar: IStatusBar | null
+  ) => {
+    let status: IClusterStatus | null = null;
+    try {
+      status = await getStatus();
+      if (status.version !== FRONTEND_VERSION) {
+        Notification.warning(
+          `slurm-lab: the server extension is version ${status.version}, this page expects ${FRONTEND_VERSION}; reinstall slurm-lab and reload.`
         );
-      })
-      .catch(reason => {
-        console.error(
-          'slurm-lab: the server extension is not answering; is slurm-lab installed in the server environment?',
-          reason
-        );
+      }
+    } catch (reason) {
+      Notification.error(
+        'slurm-lab: the server extension is not answering. Is slurm-lab installed where the Jupyter server runs?'
+      );
+    }
+    const settings = settingRegistry
+      ? await settingRegistry.load(PLUGIN_ID)
+      : null;
+    const setting = <T>(key: string, fallback: T): T =>
+      (settings?.get(key).composite as T | undefined) ?? fallback;
+
+    const model = new QueueModel({
+      interval: setting('refreshInterval', 10),
+      scope: setting<Scope>('defaultScope', 'mine')
+    });
+    settings?.changed.connect(() => {
+      model.interval = setting('refreshInterval', 10);
+    });
+    model.finished.connect((_, jobs) => {
+      if (!setting('notifications', true)) {
+        return;
+      }
+      for (const { job, ok } of jobs) {
+        if (status && job.user !== status.user) {
+          continue;
+        }
+        const text = `Slurm job ${job.job_id} (${job.name}) ${baseState(job.state).toLowerCase()}`;
+        (ok ? Notification.success : Notification.error)(text, {
+          autoClose: 8000
+        });
+      }
+    });
+
+    const panel = ReactWidget.create(
+      React.createElement(QueuePanel, { model })
+    );
+    panel.id = 'slurm-lab-queue';
+    panel.title.icon = slurmIcon;
+    panel.title.caption = 'Slurm queue';
+    panel.addClass('jp-SlurmLab-widget');
+    app.shell.add(panel, 'left', { rank: 600 });
+    restorer?.add(panel, 'slurm-lab-queue');
+
+    app.commands.addCommand(CommandIDs.open, {
+      label: 'Slurm: Open queue',
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand(CommandIDs.refresh, {
+      label: 'Slurm: Refresh queue',
+      execute: () => model.refresh()
+    });
+    palette?.addItem({ command: CommandIDs.open, category: 'Slurm' });
+    palette?.addItem({ command: CommandIDs.refresh, category: 'Slurm' });
+
+    if (statusBar) {
+      const counts = ReactWidget.create(
+        React.createElement(StatusCounts, { model, user: status?.user ?? null })
+      );
+      statusBar.registerStatusItem('slurm-lab:status', {
+        item: counts,
+        align: 'left',
+        rank: 5
       });
+    }
   }
 };
+
+/** "Slurm: 2 running · 5 pending" for my jobs. */
+function StatusCounts(props: {
+  model: QueueModel;
+  user: string | null;
+}): JSX.Element {
+  const [, setVersion] = React.useState(0);
+  React.useEffect(() => {
+    const bump = () => setVersion(v => v + 1);
+    props.model.changed.connect(bump);
+    return () => {
+      props.model.changed.disconnect(bump);
+    };
+  }, [props.model]);
+  const mine = props.model.jobs.filter(
+    j => props.user === null || j.user === props.user
+  );
+  const count = (s: string) =>
+    mine.filter(j => baseState(j.state) === s).length;
+  return React.createElement(
+    'span',
+    { className: 'jp-SlurmLab-status', title: 'My Slurm jobs' },
+    `Slurm: ${count('RUNNING')} running · ${count('PENDING')} pending`
+  );
+}
 
 export default plugin;

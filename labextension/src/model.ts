@@ -1,0 +1,156 @@
+/**
+ * The queue as the panel sees it: one Lumino Poll per JupyterLab window, revalidated with ETags,
+ * standing by while hidden, backing off on errors, keeping the last data when Slurm is down.
+ */
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { ApiError, fetchJobs, IJob, IJobList, Scope } from './api';
+
+/** States after which a job no longer changes. */
+export const FINISHED = new Set([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'PREEMPTED'
+]);
+
+export function baseState(state: string): string {
+  return state.split(' ')[0];
+}
+
+export interface IFinishedJob {
+  job: IJob;
+  ok: boolean;
+}
+
+export class QueueModel {
+  constructor(options: { interval: number; scope: Scope }) {
+    this._scope = options.scope;
+    this._poll = new Poll({
+      factory: () => this._fetch(),
+      frequency: {
+        interval: options.interval * 1000,
+        backoff: true,
+        max: 300 * 1000
+      },
+      standby: 'when-hidden',
+      name: 'slurm-lab:queue'
+    });
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  /** Jobs of the user that reached a final state since the previous poll. */
+  get finished(): ISignal<this, IFinishedJob[]> {
+    return this._finished;
+  }
+
+  get jobs(): IJob[] {
+    return this._list?.jobs ?? [];
+  }
+
+  get fetchedAt(): string | null {
+    return this._list?.fetched_at ?? null;
+  }
+
+  /** True when the data shown are the last good data, not current ones. */
+  get stale(): boolean {
+    return this._error !== null && this._list !== null;
+  }
+
+  get error(): ApiError | null {
+    return this._error;
+  }
+
+  get scope(): Scope {
+    return this._scope;
+  }
+
+  set scope(scope: Scope) {
+    if (scope !== this._scope) {
+      this._scope = scope;
+      this._etag = null;
+      void this.refresh();
+    }
+  }
+
+  set interval(seconds: number) {
+    this._poll.frequency = {
+      ...this._poll.frequency,
+      interval: seconds * 1000
+    };
+  }
+
+  /** Ask now (the server still answers from its shared cache when fresh). */
+  refresh(): Promise<void> {
+    return this._poll.refresh();
+  }
+
+  dispose(): void {
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  private async _fetch(): Promise<void> {
+    try {
+      const answer = await fetchJobs(this._scope, this._etag);
+      if (answer !== null) {
+        this._detectFinished(answer.list);
+        this._list = answer.list;
+        this._etag = answer.etag;
+      }
+      const hadError = this._error !== null;
+      this._error = null;
+      if (answer !== null || hadError) {
+        this._changed.emit();
+      }
+    } catch (reason) {
+      this._error =
+        reason instanceof ApiError
+          ? reason
+          : new ApiError(0, String(reason), 'network_error');
+      const body = this._error.body as IJobList | null;
+      if (body && Array.isArray(body.jobs) && this._list === null) {
+        this._list = body; // the server's last good data, marked stale
+      }
+      this._changed.emit();
+      throw reason; // lets the Poll back off
+    }
+  }
+
+  private _detectFinished(next: IJobList): void {
+    if (this._list === null) {
+      return; // first load: nothing "just" finished
+    }
+    const before = new Map(
+      this._list.jobs.map(j => [j.job_id, baseState(j.state)])
+    );
+    const done: IFinishedJob[] = [];
+    for (const job of next.jobs) {
+      const was = before.get(job.job_id);
+      const now = baseState(job.state);
+      if (was !== undefined && !FINISHED.has(was) && FINISHED.has(now)) {
+        done.push({ job, ok: now === 'COMPLETED' });
+      }
+    }
+    if (done.length) {
+      this._finished.emit(done);
+    }
+  }
+
+  private _poll: Poll;
+  private _scope: Scope;
+  private _etag: string | null = null;
+  private _list: IJobList | null = null;
+  private _error: ApiError | null = null;
+  private _changed = new Signal<this, void>(this);
+  private _finished = new Signal<this, IFinishedJob[]>(this);
+}
