@@ -4,16 +4,21 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
+  Dialog,
   ICommandPalette,
   Notification,
-  ReactWidget
+  ReactWidget,
+  showDialog
 } from '@jupyterlab/apputils';
+import { PageConfig, PathExt } from '@jupyterlab/coreutils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { getStatus, IClusterStatus, Scope } from './api';
+import { ApiError, getStatus, IClusterStatus, Scope, submit } from './api';
+import { ISubmitValue, SubmitForm } from './components/SubmitForm';
 import { QueuePanel } from './components/QueuePanel';
 import { baseState, QueueModel } from './model';
 
@@ -31,19 +36,28 @@ const slurmIcon = new LabIcon({
 namespace CommandIDs {
   export const open = 'slurm-lab:open';
   export const refresh = 'slurm-lab:refresh';
+  export const submit = 'slurm-lab:submit';
+  export const submitFile = 'slurm-lab:submit-file';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Slurm queue panel, notifications and status bar.',
   autoStart: true,
-  optional: [ISettingRegistry, ICommandPalette, ILayoutRestorer, IStatusBar],
+  optional: [
+    ISettingRegistry,
+    ICommandPalette,
+    ILayoutRestorer,
+    IStatusBar,
+    IDefaultFileBrowser
+  ],
   activate: async (
     app: JupyterFrontEnd,
     settingRegistry: ISettingRegistry | null,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    statusBar: IStatusBar | null
+    statusBar: IStatusBar | null,
+    fileBrowser: IDefaultFileBrowser | null
   ) => {
     let status: IClusterStatus | null = null;
     try {
@@ -104,6 +118,82 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Slurm: Refresh queue',
       execute: () => model.refresh()
     });
+    const openSubmitDialog = async (initial: ISubmitValue) => {
+      const form = new SubmitForm(initial);
+      const key = `lab-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      for (;;) {
+        const answer = await showDialog({
+          title: 'Submit a batch job',
+          body: form,
+          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
+        });
+        if (!answer.button.accept || !answer.value) {
+          return;
+        }
+        try {
+          // The same key on a retry: a double click or a lost response never makes two jobs.
+          const { job_id } = await submit(
+            answer.value.script,
+            answer.value.options,
+            key
+          );
+          Notification.success(`Submitted Slurm job ${job_id}`, {
+            autoClose: 5000
+          });
+          app.shell.activateById(panel.id);
+          model.select(job_id);
+          await model.refresh();
+          return;
+        } catch (reason) {
+          const message =
+            reason instanceof ApiError ? reason.message : String(reason);
+          await showDialog({
+            title: 'Slurm did not accept the job',
+            body: message,
+            buttons: [Dialog.okButton({ label: 'Edit and retry' })]
+          });
+        }
+      }
+    };
+    app.commands.addCommand(CommandIDs.submit, {
+      label: 'Slurm: Submit batch job…',
+      execute: () => {
+        const widget = app.shell.currentWidget as {
+          content?: { model?: { sharedModel?: { getSource(): string } } };
+        } | null;
+        const source =
+          widget?.content?.model?.sharedModel?.getSource() ?? '#!/bin/bash\n\n';
+        return openSubmitDialog({ script: source, options: {} });
+      }
+    });
+    app.commands.addCommand(CommandIDs.submitFile, {
+      label: 'Submit as batch job',
+      icon: slurmIcon,
+      execute: async () => {
+        const item = fileBrowser?.selectedItems().next();
+        const path = item && !item.done ? item.value.path : null;
+        if (!path) {
+          return;
+        }
+        const file = await app.serviceManager.contents.get(path, {
+          content: true,
+          format: 'text'
+        });
+        const root = PageConfig.getOption('serverRoot');
+        await openSubmitDialog({
+          script: String(file.content),
+          options: {
+            chdir: root ? PathExt.join(root, PathExt.dirname(path)) : ''
+          }
+        });
+      }
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.submitFile,
+      selector: '.jp-DirListing-item[data-isdir="false"]',
+      rank: 90
+    });
+    palette?.addItem({ command: CommandIDs.submit, category: 'Slurm' });
     palette?.addItem({ command: CommandIDs.open, category: 'Slurm' });
     palette?.addItem({ command: CommandIDs.refresh, category: 'Slurm' });
 

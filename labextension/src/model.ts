@@ -53,6 +53,15 @@ export class QueueModel {
     return this._finished;
   }
 
+  /** Asks the panel to select (and show) a job, e.g. one just submitted. */
+  get selectRequested(): ISignal<this, string> {
+    return this._selectRequested;
+  }
+
+  select(jobId: string): void {
+    this._selectRequested.emit(jobId);
+  }
+
   get jobs(): IJob[] {
     return this._list?.jobs ?? [];
   }
@@ -153,4 +162,5 @@ export class QueueModel {
   private _error: ApiError | null = null;
   private _changed = new Signal<this, void>(this);
   private _finished = new Signal<this, IFinishedJob[]>(this);
+  private _selectRequested = new Signal<this, string>(this);
 }

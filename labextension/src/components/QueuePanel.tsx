@@ -74,6 +74,14 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
   const [open, setOpen] = useState<string | null>(null);
   const bodyRef = useRef<HTMLDivElement>(null);
   const height = useHeight(bodyRef);
+  useEffect(() => {
+    const select = (_: QueueModel, jobId: string) =>
+      setSelected(new Set([jobId]));
+    model.selectRequested.connect(select);
+    return () => {
+      model.selectRequested.disconnect(select);
+    };
+  }, [model]);
 
   const jobs = model.jobs;
   const partitions = useMemo(

@@ -1,0 +1,53 @@
+import { expect, test } from '@jupyterlab/galata';
+import { execFileSync } from 'child_process';
+
+function job(id: string): string {
+  return execFileSync('scontrol', ['show', 'job', '-o', id]).toString();
+}
+
+test.use({ autoGoto: true });
+
+test('submit from the dialog: Slurm rejects, then the job appears selected', async ({ page }) => {
+  // Not awaited in the page: the command resolves only once the dialog closes.
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('slurm-lab:submit');
+  });
+  const dialog = page.locator('.jp-Dialog');
+  await dialog.getByLabel('Batch script').fill('#!/bin/sh\nsleep 60\n');
+  await dialog.getByLabel('Partition').selectOption('long');
+  await dialog.getByLabel('Job name').fill('from-the-dialog');
+  await dialog.getByLabel('Time limit').fill('8-00:00:00'); // over long's 7 days
+  await dialog.getByRole('button', { name: 'Submit' }).click();
+  await expect(page.locator('.jp-Dialog')).toContainText('Requested time limit is invalid');
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Edit and retry' }).click();
+
+  const again = page.locator('.jp-Dialog');
+  await again.getByLabel('Time limit').fill('10:00');
+  await again.getByRole('button', { name: 'Submit' }).click();
+  const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
+  await expect(selected).toHaveCount(1, { timeout: 20000 });
+  const id = (await selected.getAttribute('data-job-id'))!;
+  expect(job(id)).toContain('JobName=from-the-dialog');
+  expect(job(id)).toContain('Partition=long');
+  execFileSync('scancel', [id]);
+});
+
+test('submit a script file from the file browser context menu', async ({ page, tmpPath }) => {
+  await page.contents.uploadContent(
+    '#!/bin/sh\n#SBATCH --job-name=from-a-file\nsleep 60\n',
+    'text',
+    `${tmpPath}/job.sh`
+  );
+  await page.filebrowser.refresh();
+  await page.locator('.jp-DirListing-item:has-text("job.sh")').click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Submit as batch job' }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.getByLabel('Batch script')).toHaveValue(/from-a-file/);
+  await expect(dialog.getByLabel('Working directory')).not.toHaveValue('');
+  await dialog.getByRole('button', { name: 'Submit' }).click();
+  const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
+  await expect(selected).toHaveCount(1, { timeout: 20000 });
+  const id = (await selected.getAttribute('data-job-id'))!;
+  expect(job(id)).toContain('JobName=from-a-file');
+  execFileSync('scancel', [id]);
+});
