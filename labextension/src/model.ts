@@ -87,6 +87,7 @@ export class QueueModel {
     if (scope !== this._scope) {
       this._scope = scope;
       this._etag = null;
+      this._baseline = false; // another listing: nothing in it "just" finished
       void this.refresh();
     }
   }
@@ -135,9 +136,15 @@ export class QueueModel {
     }
   }
 
+  /**
+   * Jobs that finished since the previous listing: those seen unfinished before, and those not
+   * listed before at all (the listing holds every job the controller remembers, so a job absent
+   * last time is new; a short one can start and end between two polls).
+   */
   private _detectFinished(next: IJobList): void {
-    if (this._list === null) {
-      return; // first load: nothing "just" finished
+    if (this._list === null || !this._baseline) {
+      this._baseline = true;
+      return; // first listing of this scope: nothing "just" finished
     }
     const before = new Map(
       this._list.jobs.map(j => [j.job_id, baseState(j.state)])
@@ -146,7 +153,7 @@ export class QueueModel {
     for (const job of next.jobs) {
       const was = before.get(job.job_id);
       const now = baseState(job.state);
-      if (was !== undefined && !FINISHED.has(was) && FINISHED.has(now)) {
+      if ((was === undefined || !FINISHED.has(was)) && FINISHED.has(now)) {
         done.push({ job, ok: now === 'COMPLETED' });
       }
     }
@@ -158,6 +165,7 @@ export class QueueModel {
   private _poll: Poll;
   private _scope: Scope;
   private _etag: string | null = null;
+  private _baseline = false;
   private _list: IJobList | null = null;
   private _error: ApiError | null = null;
   private _changed = new Signal<this, void>(this);

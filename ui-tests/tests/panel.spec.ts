@@ -92,3 +92,34 @@ test('controller down: stale banner, then it clears', async ({ page }) => {
   await page.getByRole('button', { name: 'Refresh' }).click();
   await expect(page.locator('.jp-SlurmLab-banner')).toHaveCount(0, { timeout: 40000 });
 });
+
+test('a collapsed pending array expands into its tasks', async ({ page }) => {
+  const id = sbatch('--hold', '--array=0-4', '--job-name=ui-array');
+  await openPanel(page);
+  const collapsed = row(page, `${id}_[0-4]`);
+  await expect(collapsed).toBeVisible({ timeout: 20000 });
+  await expect(row(page, `${id}_3`)).toHaveCount(0);
+  await collapsed.getByRole('button', { name: `Expand array ${id}_[0-4]` }).click();
+  for (const task of ['0', '1', '2', '3', '4']) {
+    await expect(row(page, `${id}_${task}`)).toBeVisible();
+  }
+  await row(page, `${id}_3`).click();
+  await page.getByRole('button', { name: 'Release', exact: true }).click();
+  await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${id}_3: done`);
+  execFileSync('scancel', [id]);
+});
+
+test('a notification when my job finishes', async ({ page }) => {
+  await openPanel(page);
+  const id = execFileSync('sbatch', ['--parsable', '--output=/dev/null', '--job-name=ui-notify'], {
+    input: '#!/bin/sh\nsleep 4\n'
+  })
+    .toString()
+    .trim();
+  await expect(row(page, id)).toBeVisible({ timeout: 20000 });
+  await expect
+    .poll(async () => (await page.notifications).map(n => `${n.type}: ${n.message}`).join('\n'), {
+      timeout: 40000
+    })
+    .toContain(`success: Slurm job ${id} (ui-notify) completed`);
+});

@@ -48,6 +48,41 @@ export function sortJobs(
   return ascending ? sorted : sorted.reverse();
 }
 
+/** Task ids of a collapsed pending array, e.g. "0-9%2" or "1,3,5-7" (at most `limit`). */
+export function expandTasks(spec: string, limit = 10000): string[] {
+  const out: string[] = [];
+  for (const part of spec.split('%')[0].split(',')) {
+    const [range, step] = part.split(':');
+    const [first, last] = range.split('-').map(Number);
+    for (
+      let t = first;
+      t <= (last ?? first) && out.length < limit;
+      t += Number(step ?? 1)
+    ) {
+      out.push(String(t));
+    }
+  }
+  return out;
+}
+
+function withExpanded(rows: IJob[], expanded: ReadonlySet<string>): IJob[] {
+  if (!expanded.size) {
+    return rows;
+  }
+  return rows.flatMap(job =>
+    expanded.has(job.job_id) && job.array_task_id
+      ? [
+          job,
+          ...expandTasks(job.array_task_id).map(task => ({
+            ...job,
+            job_id: `${job.array_job_id}_${task}`,
+            array_task_id: task
+          }))
+        ]
+      : [job]
+  );
+}
+
 export interface IJobTableProps {
   jobs: IJob[];
   selected: ReadonlySet<string>;
@@ -64,12 +99,21 @@ export function JobTable(props: IJobTableProps): JSX.Element {
   const [sortKey, setSortKey] = useState<SortKey>('job_id');
   const [ascending, setAscending] = useState(false);
   const [scrollTop, setScrollTop] = useState(0);
+  const [expanded, setExpanded] = useState<Set<string>>(new Set());
   const anchor = useRef<number | null>(null);
 
   const rows = useMemo(
-    () => sortJobs(props.jobs, sortKey, ascending),
-    [props.jobs, sortKey, ascending]
+    () => withExpanded(sortJobs(props.jobs, sortKey, ascending), expanded),
+    [props.jobs, sortKey, ascending, expanded]
   );
+  const toggle = (event: React.MouseEvent, jobId: string) => {
+    event.stopPropagation();
+    const next = new Set(expanded);
+    if (!next.delete(jobId)) {
+      next.add(jobId);
+    }
+    setExpanded(next);
+  };
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const count = Math.ceil(props.height / ROW_HEIGHT) + 2 * OVERSCAN;
   const visible = rows.slice(first, first + count);
@@ -153,6 +197,16 @@ export function JobTable(props: IJobTableProps): JSX.Element {
                       c.key === 'state' ? job.state.split(' ')[0] : undefined
                     }
                   >
+                    {c.key === 'job_id' && job.job_id.includes('_[') ? (
+                      <button
+                        className="jp-SlurmLab-toggle"
+                        aria-label={`${expanded.has(job.job_id) ? 'Collapse' : 'Expand'} array ${job.job_id}`}
+                        aria-expanded={expanded.has(job.job_id)}
+                        onClick={e => toggle(e, job.job_id)}
+                      >
+                        {expanded.has(job.job_id) ? '▾' : '▸'}
+                      </button>
+                    ) : null}
                     {String(job[c.key] ?? '')}
                   </span>
                 ))}
