@@ -1,18 +1,14 @@
 """Take the README screenshots in a real JupyterLab (Debian's Chromium via Playwright).
 
-    .venv/bin/python docs/screenshots.py      (needs ./dev setup and `apt-get install chromium`)
+    .venv/bin/python docs/screenshots.py      (after ./dev setup; chromium comes with it)
 
 Runs JupyterLab against the dev cluster, executes a %%slurm cell and the queue manager in a
-notebook, and writes docs/*.png.
+notebook, opens the queue panel in the light and dark themes, and writes docs/*.png.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,11 +16,9 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import free_port
+from tests.helpers import CHROMIUM_ARGS, jupyterlab
 
 DOCS = Path(__file__).parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 CELLS = [
     "%load_ext slurm_lab\nimport pandas as pd\ndf = pd.DataFrame({'x': range(1000)})",
     "%%slurm -p debug -t 5 --in df --out summary\nimport time\nfor i in range(6):\n    print('step', i, flush=True)\n    time.sleep(1.5)\nsummary = df.describe()",
@@ -41,47 +35,65 @@ def run_cells(page: Page) -> None:
         time.sleep(1.5)
 
 
+NAMES = ["train-model", "preprocess", "sweep", "<b>not bold</b>", "analysis"]
+
+
+def cancel_demo_jobs(env: dict[str, str]) -> None:
+    listing = subprocess.run(
+        ["squeue", "-h", "-o", "%A\x1f%j"], env=env, capture_output=True, text=True
+    ).stdout
+    ids = [line.split("\x1f")[0] for line in listing.splitlines() if line.split("\x1f")[-1] in NAMES]
+    if ids:
+        subprocess.run(["scancel", *sorted(set(ids))], env=env, check=False)
+
+
+def queue_some_jobs(cluster: DevCluster) -> None:
+    env = {**cluster.env, "PATH": "/usr/bin:/bin"}
+    cancel_demo_jobs(env)
+    for name, args in [("train-model", ["--hold"]), ("preprocess", []), ("sweep", ["--hold", "--array=0-9"]),
+                       ("<b>not bold</b>", ["--hold"]), ("analysis", ["-p", "long", "--hold"])]:  # fmt: skip
+        subprocess.run(["sbatch", f"--job-name={name}", "--output=/dev/null", *args], input=b"#!/bin/sh\nsleep 600\n",
+                       env=env, check=True, capture_output=True)  # fmt: skip
+
+
 def main() -> None:
     cluster = DevCluster()
     cluster.up()
-    root = Path(tempfile.mkdtemp(prefix="slurm-lab-shots-"))
-    port, token = free_port(), secrets.token_hex(8)
-    config = root / "jupyter_server_config.py"
-    config.write_text(f"c.SlurmLab.slurm_conf = {str(cluster.layout.conf)!r}\n")
-    env = {**os.environ, **cluster.env, "JUPYTER_CONFIG_DIR": str(root)}
-    lab = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", f"--port={port}", "--no-browser", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={root}", "--allow-root"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/lab?token={token}"
-    try:
-        for _ in range(120):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/status?token={token}").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url)
-            page.wait_for_selector(".jp-LauncherCard", timeout=60_000)
-            page.locator(".jp-LauncherCard[title*='Python 3']").first.click()
-            page.wait_for_selector(".jp-Notebook .cm-content", timeout=60_000)
-            time.sleep(2)
-            no_news = page.get_by_role("button", name="No")
-            if no_news.count():
-                no_news.first.click()
-            run_cells(page)
-            page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(DOCS / "cell-running.png"))
-            page.wait_for_selector("text=now in your namespace", timeout=60_000)
-            page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(DOCS / "cell-done.png"))
-            page.locator(".jp-Notebook .jp-Cell").nth(2).screenshot(path=str(DOCS / "queue-manager.png"))
-            browser.close()
-    finally:
-        lab.terminate()
-        lab.wait(15)
+    queue_some_jobs(cluster)
+    with jupyterlab(cluster) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_selector(".jp-LauncherCard", timeout=60_000)
+        no_news = page.get_by_role("button", name="No")
+        if no_news.count():
+            no_news.first.click()
+        page.locator(".jp-LauncherCard[title*='Python 3']").first.click()
+        page.wait_for_selector(".jp-Notebook .cm-content", timeout=60_000)
+        time.sleep(2)
+        run_cells(page)
+        page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(DOCS / "cell-running.png"))
+        page.wait_for_selector("text=now in your namespace", timeout=60_000)
+        page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(DOCS / "cell-done.png"))
+        page.locator(".jp-Notebook .jp-Cell").nth(2).screenshot(path=str(DOCS / "queue-manager.png"))
+        page.locator("li[data-id='slurm-lab-queue']").click()
+        page.wait_for_selector(".jp-SlurmLab-row[data-job-id]", timeout=30_000)
+        page.locator(".jp-SlurmLab-row[data-job-id]").nth(1).click()
+        time.sleep(1)
+        page.screenshot(path=str(DOCS / "panel-light.png"))
+        base, token = url.split("/lab?token=")
+        httpx.put(
+            f"{base}/lab/api/settings/@jupyterlab/apputils-extension:themes",
+            json={"raw": '{"theme": "JupyterLab Dark"}'},
+            headers={"Authorization": f"token {token}"},
+        ).raise_for_status()
+        page.reload()
+        page.wait_for_selector(".jp-SlurmLab-row[data-job-id]", state="attached", timeout=60_000)
+        page.locator(".jp-SlurmLab-row[data-job-id]").nth(1).click()
+        time.sleep(2)
+        page.screenshot(path=str(DOCS / "panel-dark.png"))
+        browser.close()
+    cancel_demo_jobs({**cluster.env, "PATH": "/usr/bin:/bin"})
 
 
 if __name__ == "__main__":

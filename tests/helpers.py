@@ -184,3 +184,35 @@ def job_info_rpcs(cluster: DevCluster) -> int:
     )
     m = re.search(r"REQUEST_JOB_INFO\s+\(\s*\d+\)\s+count:(\d+)", out.stdout)
     return int(m.group(1)) if m else 0
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+
+
+@contextmanager
+def jupyterlab(cluster: DevCluster, extra_config: str = "") -> Iterator[str]:
+    """A real JupyterLab (as this user) with slurm-lab on the dev cluster; yields its URL with token."""
+    root = Path(tempfile.mkdtemp(prefix="slurm-lab-lab-"))
+    (root / "jupyter_server_config.py").write_text(
+        f"c.SlurmLab.slurm_conf = {str(cluster.layout.conf)!r}\n{extra_config}\n"
+    )
+    port, token = free_port(), secrets.token_hex(8)
+    argv = [sys.executable, "-m", "jupyterlab", f"--port={port}", "--no-browser", f"--ServerApp.root_dir={root}",
+            f"--IdentityProvider.token={token}", *(["--allow-root"] if ROOTFUL else [])]  # fmt: skip
+    env = {**os.environ, **cluster.env, "JUPYTER_CONFIG_DIR": str(root)}
+    lab = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _answers(f"http://127.0.0.1:{port}/api/status?token={token}"), 60, what="JupyterLab")
+        yield f"http://127.0.0.1:{port}/lab?token={token}"
+    finally:
+        lab.terminate()
+        lab.wait(15)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -32,6 +32,7 @@ export interface IFinishedJob {
 export class QueueModel {
   constructor(options: { interval: number; scope: Scope }) {
     this._scope = options.scope;
+    this._interval = options.interval;
     this._poll = new Poll({
       factory: () => this._fetch(),
       frequency: {
@@ -93,10 +94,8 @@ export class QueueModel {
   }
 
   set interval(seconds: number) {
-    this._poll.frequency = {
-      ...this._poll.frequency,
-      interval: seconds * 1000
-    };
+    this._interval = seconds;
+    this._align();
   }
 
   /** Ask now (the server still answers from its shared cache when fresh). */
@@ -109,7 +108,21 @@ export class QueueModel {
     Signal.clearData(this);
   }
 
+  /**
+   * Schedule the next poll at the next wall-clock multiple of the interval: every tab (and every
+   * user) then asks within the same server cache window, so N tabs cost slurmctld one squeue.
+   */
+  private _align(): void {
+    const period = this._interval * 1000;
+    const wait = period - (Date.now() % period) + Math.random() * 200;
+    this._poll.frequency = {
+      ...this._poll.frequency,
+      interval: Math.max(1000, wait)
+    };
+  }
+
   private async _fetch(): Promise<void> {
+    this._align();
     try {
       const answer = await fetchJobs(this._scope, this._etag);
       if (answer !== null) {
@@ -164,6 +177,7 @@ export class QueueModel {
 
   private _poll: Poll;
   private _scope: Scope;
+  private _interval: number;
   private _etag: string | null = null;
   private _baseline = false;
   private _list: IJobList | null = null;
