@@ -20,7 +20,8 @@ import React from 'react';
 import { ApiError, getStatus, IClusterStatus, Scope, submit } from './api';
 import { ISubmitValue, SubmitForm } from './components/SubmitForm';
 import { QueuePanel } from './components/QueuePanel';
-import { baseState, QueueModel } from './model';
+import { baseState } from './logic';
+import { QueueModel } from './model';
 
 const PLUGIN_ID = 'slurm-lab:plugin';
 const FRONTEND_VERSION = '0.1.0';

@@ -6,23 +6,7 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ApiError, fetchJobs, IJob, IJobList, Scope } from './api';
-
-/** States after which a job no longer changes. */
-export const FINISHED = new Set([
-  'COMPLETED',
-  'FAILED',
-  'CANCELLED',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'NODE_FAIL',
-  'BOOT_FAIL',
-  'DEADLINE',
-  'PREEMPTED'
-]);
-
-export function baseState(state: string): string {
-  return state.split(' ')[0];
-}
+import { baseState, FINISHED } from './logic';
 
 export interface IFinishedJob {
   job: IJob;

@@ -1,7 +1,7 @@
 import React, { useEffect, useState } from 'react';
 
 import { getDetails, getOutput, IJobDetails } from '../api';
-import { baseState, FINISHED } from '../model';
+import { baseState, FINISHED } from '../logic';
 
 const TAIL_INTERVAL_MS = 2000;
 

@@ -1,24 +1,10 @@
 import React, { useMemo, useRef, useState } from 'react';
 
 import { IJob } from '../api';
+import { SortKey, sortJobs, withExpanded } from '../logic';
 
 export const ROW_HEIGHT = 24;
 const OVERSCAN = 10;
-
-export type SortKey = keyof Pick<
-  IJob,
-  | 'job_id'
-  | 'name'
-  | 'user'
-  | 'partition'
-  | 'state'
-  | 'reason'
-  | 'time_used'
-  | 'time_limit'
-  | 'nodes'
-  | 'submit_time'
-  | 'start_time'
->;
 
 const COLUMNS: { key: SortKey; label: string; width: string }[] = [
   { key: 'job_id', label: 'Job', width: '9em' },
@@ -33,55 +19,6 @@ const COLUMNS: { key: SortKey; label: string; width: string }[] = [
   { key: 'submit_time', label: 'Submitted', width: '11em' },
   { key: 'start_time', label: 'Started', width: '11em' }
 ];
-
-/** Numeric-aware comparison, so job 9 sorts before job 10. */
-const collator = new Intl.Collator(undefined, { numeric: true });
-
-export function sortJobs(
-  jobs: IJob[],
-  key: SortKey,
-  ascending: boolean
-): IJob[] {
-  const sorted = [...jobs].sort((a, b) =>
-    collator.compare(String(a[key] ?? ''), String(b[key] ?? ''))
-  );
-  return ascending ? sorted : sorted.reverse();
-}
-
-/** Task ids of a collapsed pending array, e.g. "0-9%2" or "1,3,5-7" (at most `limit`). */
-export function expandTasks(spec: string, limit = 10000): string[] {
-  const out: string[] = [];
-  for (const part of spec.split('%')[0].split(',')) {
-    const [range, step] = part.split(':');
-    const [first, last] = range.split('-').map(Number);
-    for (
-      let t = first;
-      t <= (last ?? first) && out.length < limit;
-      t += Number(step ?? 1)
-    ) {
-      out.push(String(t));
-    }
-  }
-  return out;
-}
-
-function withExpanded(rows: IJob[], expanded: ReadonlySet<string>): IJob[] {
-  if (!expanded.size) {
-    return rows;
-  }
-  return rows.flatMap(job =>
-    expanded.has(job.job_id) && job.array_task_id
-      ? [
-          job,
-          ...expandTasks(job.array_task_id).map(task => ({
-            ...job,
-            job_id: `${job.array_job_id}_${task}`,
-            array_task_id: task
-          }))
-        ]
-      : [job]
-  );
-}
 
 export interface IJobTableProps {
   jobs: IJob[];

@@ -1,8 +1,9 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
-import { act, Action, IActionResult, IJob, Scope } from '../api';
-import { baseState, QueueModel } from '../model';
+import { act, Action, IActionResult, Scope } from '../api';
+import { filterJobs } from '../logic';
+import { QueueModel } from '../model';
 import { JobDetails } from './JobDetails';
 import { JobTable } from './JobTable';
 
@@ -41,24 +42,6 @@ function useHeight(ref: React.RefObject<HTMLDivElement>): number {
     return () => observer.disconnect();
   }, [ref]);
   return height;
-}
-
-export function filterJobs(
-  jobs: IJob[],
-  state: string,
-  partition: string,
-  text: string
-): IJob[] {
-  const needle = text.trim().toLowerCase();
-  return jobs.filter(
-    j =>
-      (!state || baseState(j.state) === state) &&
-      (!partition || j.partition === partition) &&
-      (!needle ||
-        `${j.job_id} ${j.name} ${j.user} ${j.reason ?? ''}`
-          .toLowerCase()
-          .includes(needle))
-  );
 }
 
 export function QueuePanel(props: { model: QueueModel }): JSX.Element {
