@@ -7,6 +7,11 @@ import { QueueModel } from '../model';
 import { JobDetails } from './JobDetails';
 import { JobTable } from './JobTable';
 
+const ACTIONS: [Action, string][] = [
+  ['cancel', 'Cancel'],
+  ['hold', 'Hold'],
+  ['release', 'Release']
+];
 const STATES = [
   'PENDING',
   'RUNNING',
@@ -42,6 +47,29 @@ function useHeight(ref: React.RefObject<HTMLDivElement>): number {
     return () => observer.disconnect();
   }, [ref]);
   return height;
+}
+
+function FilterSelect(props: {
+  label: string;
+  any: string;
+  value: string;
+  options: string[];
+  onChange: (value: string) => void;
+}): JSX.Element {
+  return (
+    <select
+      aria-label={props.label}
+      value={props.value}
+      onChange={e => props.onChange(e.target.value)}
+    >
+      <option value="">{props.any}</option>
+      {props.options.map(o => (
+        <option key={o} value={o}>
+          {o}
+        </option>
+      ))}
+    </select>
+  );
 }
 
 export function QueuePanel(props: { model: QueueModel }): JSX.Element {
@@ -137,30 +165,20 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
             </button>
           ))}
         </div>
-        <select
-          aria-label="State filter"
+        <FilterSelect
+          label="State filter"
+          any="Any state"
           value={state}
-          onChange={e => setState(e.target.value)}
-        >
-          <option value="">Any state</option>
-          {STATES.map(s => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-        <select
-          aria-label="Partition filter"
+          options={STATES}
+          onChange={setState}
+        />
+        <FilterSelect
+          label="Partition filter"
+          any="Any partition"
           value={partition}
-          onChange={e => setPartition(e.target.value)}
-        >
-          <option value="">Any partition</option>
-          {partitions.map(p => (
-            <option key={p} value={p}>
-              {p}
-            </option>
-          ))}
-        </select>
+          options={partitions}
+          onChange={setPartition}
+        />
         <input
           type="search"
           aria-label="Filter jobs"
@@ -186,27 +204,16 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
         </div>
       )}
       <div className="jp-SlurmLab-actions">
-        <button
-          className="jp-SlurmLab-button"
-          disabled={busy || !selected.size}
-          onClick={() => void run('cancel')}
-        >
-          Cancel
-        </button>
-        <button
-          className="jp-SlurmLab-button"
-          disabled={busy || !selected.size}
-          onClick={() => void run('hold')}
-        >
-          Hold
-        </button>
-        <button
-          className="jp-SlurmLab-button"
-          disabled={busy || !selected.size}
-          onClick={() => void run('release')}
-        >
-          Release
-        </button>
+        {ACTIONS.map(([action, label]) => (
+          <button
+            key={action}
+            className="jp-SlurmLab-button"
+            disabled={busy || !selected.size}
+            onClick={() => void run(action)}
+          >
+            {label}
+          </button>
+        ))}
         <button
           className="jp-SlurmLab-button"
           disabled={selected.size !== 1}
