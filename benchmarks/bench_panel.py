@@ -14,7 +14,7 @@ import subprocess
 from playwright.sync_api import Page, sync_playwright
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import CHROMIUM_ARGS, job_info_rpcs, jupyterlab
+from tests.helpers import CHROMIUM_ARGS, jupyterlab, rpc_count
 
 from .common import fill_queue, queued
 
@@ -108,12 +108,12 @@ def main() -> None:
                 open_panel(page, url)
                 pages.append(page)
             counts = [int(p.evaluate("window.__slurm.requests")) for p in pages]
-            rpcs = job_info_rpcs(cluster)
+            rpcs = rpc_count(cluster, "REQUEST_JOB_INFO")
             pages[0].wait_for_timeout(args.seconds * 1000)
             requests = sum(
                 int(p.evaluate("window.__slurm.requests")) - c for p, c in zip(pages, counts, strict=True)
             )
-            cost = job_info_rpcs(cluster) - rpcs
+            cost = rpc_count(cluster, "REQUEST_JOB_INFO") - rpcs
             per_min = 60 / args.seconds
             print(f"{tabs} tab(s): {requests * per_min:5.1f} requests/min to the server, "
                   f"{cost * per_min:4.1f} squeue RPCs/min to slurmctld")  # fmt: skip

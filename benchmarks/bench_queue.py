@@ -18,7 +18,7 @@ import httpx
 
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.slurm import argv as build
-from tests.helpers import job_info_rpcs, lab_server
+from tests.helpers import lab_server, rpc_count
 
 from .common import clear_queue, fill_queue, queued, summary, timed
 
@@ -74,9 +74,9 @@ def rpc_storm(cluster: DevCluster, clients: int, seconds: float, ttl: float) -> 
             stop = time.monotonic() + seconds
             return sum(await asyncio.gather(*(client(stop) for _ in range(clients))))
 
-        before = job_info_rpcs(cluster)
+        before = rpc_count(cluster, "REQUEST_JOB_INFO")
         requests = asyncio.run(run())
-        rpcs = job_info_rpcs(cluster) - before
+        rpcs = rpc_count(cluster, "REQUEST_JOB_INFO") - before
         windows = seconds / ttl
         print(
             f"{clients} clients x {seconds:.0f} s, TTL {ttl:g} s: {requests} requests -> "

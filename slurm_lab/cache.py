@@ -81,6 +81,13 @@ class CoalescingCache(Generic[K, T]):
         # shield: a client that goes away must not cancel the fetch others are waiting for.
         return await asyncio.shield(entry.inflight)
 
+    async def value(self, key: K, fetch: Callable[[], Awaitable[T]]) -> T:
+        """Like :meth:`get`, for callers that want the value or the typed error, not stale data."""
+        try:
+            return (await self.get(key, fetch)).value
+        except FetchFailed as exc:
+            raise exc.error from None
+
     async def _refresh(self, entry: _Entry[T], fetch: Callable[[], Awaitable[T]]) -> Snapshot[T]:
         epoch = entry.epoch
         self.fetches += 1

@@ -24,9 +24,9 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
     return frame.set_index("job_id")
 
 
+_RUN_COLUMNS = ("run_id", "job_id", "state", "created", "backend", "outputs")
+
+
 def records_frame(records: list[Any]) -> pd.DataFrame:
-    rows = [
-        {k: getattr(r, k) for k in ("run_id", "job_id", "state", "created", "backend", "outputs")}
-        for r in records
-    ]
-    return pd.DataFrame(rows, columns=["run_id", "job_id", "state", "created", "backend", "outputs"])
+    rows = [{k: getattr(r, k) for k in _RUN_COLUMNS} for r in records]
+    return pd.DataFrame(rows, columns=list(_RUN_COLUMNS))

@@ -40,14 +40,14 @@ class QueueView:
 
     async def snapshot(self, scope: Scope) -> Snapshot[list[Job]]:
         """The current queue; raises FetchFailed (with the last good snapshot) on failure."""
-        return await self.cache.get(scope, lambda: self.guard.run(lambda: self.backend.list_jobs(scope)))
+        return await self.cache.get(scope, lambda: self._list(scope))
 
     async def jobs(self, scope: Scope) -> list[Job]:
         """The current queue, or the typed error when it cannot be had."""
-        try:
-            return (await self.snapshot(scope)).value
-        except FetchFailed as exc:
-            raise exc.error from None
+        return await self.cache.value(scope, lambda: self._list(scope))
+
+    async def _list(self, scope: Scope) -> list[Job]:
+        return await self.guard.run(lambda: self.backend.list_jobs(scope))
 
     def invalidate(self) -> None:
         self.cache.invalidate()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 
 from .backends import Action, SlurmBackend
-from .cache import CoalescingCache, FetchFailed
+from .cache import CoalescingCache
 from .guard import ControllerGuard
 from .idempotency import IdempotencyStore, fingerprint
 from .models import (
@@ -42,16 +42,10 @@ class SlurmLabService:
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
 
     async def status(self) -> ClusterStatus:
-        try:
-            return (await self._status.get("status", self.backend.status)).value
-        except FetchFailed as exc:
-            raise exc.error from None
+        return await self._status.value("status", self.backend.status)
 
     async def partitions(self) -> list[Partition]:
-        try:
-            return (await self._partitions.get("partitions", self._fetch_partitions)).value
-        except FetchFailed as exc:
-            raise exc.error from None
+        return await self._partitions.value("partitions", self._fetch_partitions)
 
     async def _fetch_partitions(self) -> list[Partition]:
         return await self.guard.run(self.backend.partitions)

@@ -175,14 +175,14 @@ def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str =
         time.sleep(interval)
 
 
-def job_info_rpcs(cluster: DevCluster) -> int:
-    """How many REQUEST_JOB_INFO RPCs slurmctld has served (from ``sdiag``)."""
+def rpc_count(cluster: DevCluster, name: str) -> int:
+    """How many RPCs of type ``name`` (e.g. REQUEST_JOB_INFO) slurmctld has served, from ``sdiag``."""
     import re
 
     out = subprocess.run(
         ["sdiag"], env={**os.environ, **cluster.env}, capture_output=True, text=True, check=True
     )
-    m = re.search(r"REQUEST_JOB_INFO\s+\(\s*\d+\)\s+count:(\d+)", out.stdout)
+    m = re.search(rf"\b{name}\s+\(\s*\d+\)\s+count:(\d+)", out.stdout)
     return int(m.group(1)) if m else 0
 
 

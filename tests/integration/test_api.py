@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import LabServer, wait_for
+from tests.helpers import LabServer, rpc_count, wait_for
 
 SCRIPT = "#!/bin/sh\necho hello from slurm-lab\n"
 JOB_FIELDS = {
@@ -201,10 +201,9 @@ def test_many_concurrent_readers_share_one_squeue(
     api: httpx.Client, server: LabServer, cluster: DevCluster
 ) -> None:
     """20 concurrent clients inside one TTL window cost slurmctld at most one job-info RPC per scope."""
-    from tests.helpers import job_info_rpcs
 
     time.sleep(1.1)  # let the previous window expire
-    before = job_info_rpcs(cluster)
+    before = rpc_count(cluster, "REQUEST_JOB_INFO")
 
     def poll(_: int) -> int:
         with server.client() as client:
@@ -212,4 +211,4 @@ def test_many_concurrent_readers_share_one_squeue(
 
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         assert set(pool.map(poll, range(20))) == {200}
-    assert job_info_rpcs(cluster) - before <= 1
+    assert rpc_count(cluster, "REQUEST_JOB_INFO") - before <= 1

@@ -114,7 +114,7 @@ def test_kernel_restart_then_attach_brings_outputs_back(env: dict[str, str]) -> 
 
 
 def test_bad_options_fail_before_anything_is_submitted(env: dict[str, str], cluster: DevCluster) -> None:
-    from tests.integration.test_security import rpc_count
+    from tests.helpers import rpc_count
 
     before = rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB")
     nb = execute(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import uuid
 
 import httpx
 import pytest
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import LabServer, slurm_as
+from tests.helpers import LabServer, rpc_count, slurm_as
 
 SCRIPT = "#!/bin/sh\ntrue\n"
 ROUTES = [
@@ -20,12 +18,6 @@ ROUTES = [
     ("GET", "jobs/1/output"), ("GET", "partitions"), ("GET", "status"), ("GET", "history"),
     ("GET", "openapi.yaml"),
 ]  # fmt: skip
-
-
-def rpc_count(cluster: DevCluster, name: str) -> int:
-    out = subprocess.run(["sdiag"], env={**os.environ, **cluster.env}, capture_output=True, text=True).stdout
-    m = re.search(rf"\b{name}\s+\(\s*\d+\)\s+count:(\d+)", out)
-    return int(m.group(1)) if m else 0
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
