@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
@@ -27,6 +28,7 @@ class SlurmLabApp(ExtensionApp):
             cache_ttl=lab.cache_ttl,
             idempotency=IdempotencyStore(idem_path.expanduser(), lab.idempotency_ttl),
             output_chunk_bytes=lab.output_chunk_bytes,
+            hub_user=os.environ.get("JUPYTERHUB_USER") if lab.check_hub_user else None,
         )
         self.settings.update(
             slurm_lab_service=self.service,

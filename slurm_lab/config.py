@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from jupyter_core.paths import jupyter_config_path
-from traitlets import Dict, Float, Int, Unicode
+from traitlets import Bool, Dict, Float, Int, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
@@ -25,6 +25,14 @@ class SlurmLab(Configurable):
         server's user; "ssh" runs them on a login node over SSH (see SSHBackend). An import path
         "package.module:Class" selects a custom SlurmBackend. Default: "local".
         Example: c.SlurmLab.backend = "ssh" """,
+    )
+    check_hub_user = Bool(
+        True,
+        config=True,
+        help="""Behind JupyterHub, refuse (403, with a message in the panel) to list "my" jobs,
+        submit or act when the hub user ($JUPYTERHUB_USER) is not the account Slurm sees for this
+        server, e.g. a container's shared "jovyan". Turn off only where hub names and cluster
+        accounts differ on purpose. Default: True. Example: c.SlurmLab.check_hub_user = False""",
     )
     command_timeout = Float(
         30.0,

@@ -88,3 +88,9 @@ class CommandFailed(SlurmLabError):
 
 class AccountingDisabled(SlurmLabError):
     reason = "accounting_disabled"
+
+
+class UnknownUser(SlurmLabError):
+    """Slurm would act as someone other than the person using this server (or as nobody)."""
+
+    reason = "unknown_user"

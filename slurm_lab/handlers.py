@@ -29,6 +29,7 @@ STATUS: dict[type[errors.SlurmLabError], int] = {
     errors.InvalidInput: 400,
     errors.SlurmRejected: 400,
     errors.PermissionDenied: 403,
+    errors.UnknownUser: 403,
     errors.JobNotFound: 404,
     errors.OutputNotAvailable: 404,
     errors.IdempotencyConflict: 409,
@@ -115,7 +116,7 @@ class JobsHandler(SlurmLabHandler):
         scope = validation.scope(self.get_query_argument("scope", None))
         states = validation.states(self.get_query_argument("state", None))
         partitions = validation.partitions(self.get_query_argument("partition", None))
-        rendered = await self.service.queue.render(scope, states, partitions)
+        rendered = await self.service.render_jobs(scope, states, partitions)
         self.set_header("Content-Type", "application/json")
         if rendered.error is not None:
             # Last good data, marked stale, with the error that made it stale.
@@ -214,7 +215,9 @@ class StatusHandler(SlurmLabHandler):
     @authorized
     async def get(self) -> None:
         status = await self.service.status()
-        self.send_json({**dataclasses.asdict(status), "version": __version__})
+        problem = self.service.identity_error
+        body = {**dataclasses.asdict(status), "version": __version__}
+        self.send_json({**body, "identity_error": problem.message if problem else None})
 
 
 class HistoryHandler(SlurmLabHandler):

@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Sequence
 
 from .backends import Action, SlurmBackend
 from .cache import CoalescingCache
+from .errors import UnknownUser
 from .guard import ControllerGuard
 from .idempotency import IdempotencyStore, fingerprint
+from .identity import identity_problem
 from .models import (
     ActionResult,
     ClusterStatus,
@@ -19,7 +21,7 @@ from .models import (
     Stream,
     SubmitResult,
 )
-from .queue import QueueView
+from .queue import QueueView, RenderedJobs
 
 
 class SlurmLabService:
@@ -32,8 +34,12 @@ class SlurmLabService:
         cache_ttl: float,
         idempotency: IdempotencyStore,
         output_chunk_bytes: int,
+        hub_user: str | None = None,
     ) -> None:
         self.backend = backend
+        #: Set when Slurm would act as someone other than the hub user: "my" jobs, submits and
+        #: actions are then refused with it (see identity.py).
+        self.identity_error: UnknownUser | None = identity_problem(backend.user, hub_user)
         self.guard = ControllerGuard(backend)
         self.queue = QueueView(backend, self.guard, cache_ttl)
         self.idempotency = idempotency
@@ -50,11 +56,25 @@ class SlurmLabService:
     async def _fetch_partitions(self) -> list[Partition]:
         return await self.guard.run(self.backend.partitions)
 
+    def _check_identity(self) -> None:
+        if self.identity_error is not None:
+            raise self.identity_error
+
+    async def render_jobs(
+        self, scope: Scope, states: frozenset[str] | None, partitions: frozenset[str] | None
+    ) -> RenderedJobs:
+        """The ``GET jobs`` body; "mine" needs an identity Slurm and the hub agree on."""
+        if scope == "mine":
+            self._check_identity()
+        return await self.queue.render(scope, states, partitions)
+
     async def details(self, job_id: str) -> JobDetails:
         return await self.guard.run(lambda: self.backend.job_details(job_id))
 
     async def submit(self, script: bytes, flags: Sequence[str], key: str | None) -> tuple[SubmitResult, bool]:
         """Submit once per idempotency ``key``; returns the result and whether it was a replay."""
+
+        self._check_identity()
 
         def submit() -> Awaitable[SubmitResult]:
             return self.backend.submit(script, flags)
@@ -68,6 +88,7 @@ class SlurmLabService:
             self.queue.invalidate()
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
+        self._check_identity()
         try:
             return await self.guard.run(lambda: self.backend.act(action, job_ids))
         finally:
@@ -82,6 +103,8 @@ class SlurmLabService:
         )
 
     async def history(self, scope: Scope, since: str) -> History:
+        if scope == "mine":
+            self._check_identity()
         return await self.guard.run(lambda: self.backend.history(scope, since))
 
     async def close(self) -> None:

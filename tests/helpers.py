@@ -94,8 +94,9 @@ def lab_server(
     ttl: float = 1.0,
     extra_config: str = "",
     backend: str = "local",
+    env: dict[str, str] | None = None,
 ) -> Iterator[LabServer]:
-    """Start a real Jupyter server (as ``user``) and stop it afterwards."""
+    """Start a real Jupyter server (as ``user``, with ``env`` added) and stop it afterwards."""
     entry = pwd.getpwnam(user)
     workdir = Path(tempfile.mkdtemp(prefix="slurm-lab-server-"))
     workdir.chmod(0o755)
@@ -114,7 +115,7 @@ def lab_server(
         *(["--allow-root"] if user == "root" else []),
     ]  # fmt: skip
     env = {"JUPYTER_CONFIG_DIR": str(workdir / "config"), "JUPYTER_DATA_DIR": str(workdir / "data"),
-           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime")}  # fmt: skip
+           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             user_argv(user, argv, env), stdout=out, stderr=subprocess.STDOUT, cwd=entry.pw_dir

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..errors import BackendUnavailable, OutputNotAvailable, ProgramNotFound
+from ..identity import local_account
 from ..runner import CommandResult, run_command
 from .cli import CliBackend
 
@@ -34,7 +34,7 @@ class LocalBackend(CliBackend):
         self.max_output_bytes = max_output_bytes
         self.slurm_bin_dir = slurm_bin_dir
         self.env = {**os.environ, **({"SLURM_CONF": slurm_conf} if slurm_conf else {})}
-        self._user = pwd.getpwuid(os.geteuid()).pw_name
+        self._user = local_account()
 
     @classmethod
     def from_config(cls, lab: SlurmLab) -> LocalBackend:
@@ -96,6 +96,6 @@ def _read_slice(path: str, offset: int, limit: int) -> tuple[bytes, int]:
     except FileNotFoundError:
         raise OutputNotAvailable(f"{path} does not exist yet (the job may not have started)") from None
     except PermissionError:
-        raise OutputNotAvailable(f"{path} is not readable by {pwd.getpwuid(os.geteuid()).pw_name}") from None
+        raise OutputNotAvailable(f"{path} is not readable by {local_account()}") from None
     except IsADirectoryError:
         raise OutputNotAvailable(f"{path} is a directory") from None

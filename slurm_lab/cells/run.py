@@ -35,6 +35,8 @@ class JobEnded(RuntimeError):
 
 async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, Any]) -> RunRecord:
     """Check, upload and submit ``plan``; nothing is submitted when any step fails."""
+    if session.identity_error is not None:
+        raise session.identity_error
     missing = [n for n in plan.inputs if n not in namespace]
     if missing:
         raise InvalidInput("--in", f"{', '.join(missing)} not defined in this notebook")

@@ -164,3 +164,11 @@ def test_unreachable_controller_warns_or_fails_as_configured(mounts: Mounts) -> 
 
 def test_refuses_to_start_without_root(mounts: Mounts) -> None:
     _assert_fails(mounts, mounts.run(user=SERVER_USER), "must start as root", "singleuser.uid: 0")
+
+
+def test_ssh_variant_needs_no_key_conf_or_root(mounts: Mounts) -> None:
+    mounts.key.unlink()
+    mounts.conf.unlink()
+    proc = mounts.run(env={"SLURM_LAB_SETUP": "none"}, user=SERVER_USER)
+    assert proc.returncode == 0 and mounts.marker.exists(), proc.stderr
+    assert not (mounts.root / "run/munge").exists()

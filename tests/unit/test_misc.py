@@ -62,3 +62,14 @@ def test_openapi_documents_every_route_and_option() -> None:
 def test_every_setting_has_a_help_text_with_default_and_example() -> None:
     for name, trait in SlurmLab.class_traits(config=True).items():
         assert "Default:" in trait.help and "Example:" in trait.help, name
+
+
+def test_identity_problem_names_hub_user_and_account() -> None:
+    from slurm_lab.identity import identity_problem
+
+    assert identity_problem("alice", None) is None
+    assert identity_problem("alice", "alice") is None
+    mismatch = identity_problem("jovyan", "alice")
+    assert mismatch is not None and "'alice'" in mismatch.message and "'jovyan'" in mismatch.message
+    no_account = identity_problem("100042", None)
+    assert no_account is not None and "uid 100042" in no_account.message
