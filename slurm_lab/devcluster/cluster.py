@@ -130,7 +130,7 @@ class DevCluster:
     # ----------------------------------------------------------------- internals
     def _spec(self) -> ClusterSpec:
         node_line = subprocess.run(
-            ["slurmd", "-C"], capture_output=True, text=True, check=True
+            [_which("slurmd"), "-C"], capture_output=True, text=True, check=True
         ).stdout.splitlines()[0]
         hostname = socket.gethostname().split(".")[0]
         if self.rootful:
@@ -177,7 +177,7 @@ class DevCluster:
             shutil.chown(lay.jobcomp, owner, owner)
         if not lay.munge_key.exists():
             subprocess.run(
-                ["mungekey", "--create", f"--keyfile={lay.munge_key}"],
+                [_which("mungekey"), "--create", f"--keyfile={lay.munge_key}"],
                 check=True,
                 capture_output=True,
             )
