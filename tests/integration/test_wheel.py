@@ -12,11 +12,12 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_wheel_has_extension_config_and_runtime_files(tmp_path: Path) -> None:
-    subprocess.run(
+    build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = tmp_path.glob("slurm_lab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     data = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.data/data/"
