@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,31 +122,45 @@ def lab_server(
         )
     server = LabServer(f"http://127.0.0.1:{port}/", token, user, log, backend)
     try:
-        _wait_until_serving(server, proc)
+        with server.client() as client:
+            # Any answer from the extension will do (503 is an answer); 404 means not loaded yet.
+            wait_until_answering(
+                proc, lambda: client.get("status").status_code != 404, "jupyter server", server.log_text
+            )
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _wait_until_serving(server: LabServer, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_answering(
+    proc: subprocess.Popen[bytes],
+    probe: Callable[[], bool],
+    what: str,
+    log: Callable[[], str],
+    timeout: float = 60,
+) -> None:
+    """Poll ``probe`` until it is true; fail with the log's tail if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
-    with server.client() as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"jupyter server exited {proc.returncode}:\n{server.log_text()[-3000:]}")
-            try:
-                if client.get("status").status_code != 404:  # the extension answers (503 is an answer)
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    raise RuntimeError(f"jupyter server did not answer in {timeout} s:\n{server.log_text()[-3000:]}")
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited {proc.returncode}:\n{log()[-3000:]}")
+        try:
+            if probe():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer in {timeout} s:\n{log()[-3000:]}")
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def ssh_config(

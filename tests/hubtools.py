@@ -2,7 +2,9 @@
 
 Hub users are the dev cluster's Unix users; each server is spawned as its user by the local
 process spawner and loads slurm-lab. ``carol`` has no Unix account: her server runs as
-``slab-bob``, the way a container image runs every user as one shared account.
+``slab-bob``, the way a container image runs every user as one shared account. ``dave``'s
+server starts (as root, like the image) through the singleuser image's entrypoint with no munge
+key mounted, so his spawn fails the way a misconfigured pod's does.
 """
 
 from __future__ import annotations
@@ -21,17 +23,20 @@ import httpx
 
 from slurm_lab.devcluster import DevCluster
 
-from .helpers import free_port
+from .helpers import free_port, stop_process, wait_until_answering
 
 ROOT = Path(__file__).parents[1]
 CHP = ROOT / "tests" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
 #: Hub user -> Unix account the spawner runs the server as.
-ACCOUNTS = {"slab-alice": "slab-alice", "slab-bob": "slab-bob", "carol": "slab-bob"}
+ACCOUNTS = {"slab-alice": "slab-alice", "slab-bob": "slab-bob", "carol": "slab-bob", "dave": "root"}
+ENTRYPOINT = ROOT / "deploy" / "singleuser" / "slurm-lab-entrypoint"
+MISSING_KEY = "/var/lib/slurm-lab/hub-test/not-mounted/munge.key"
 
 HUB_CONFIG = """
 from jupyterhub.spawner import LocalProcessSpawner
 
 ACCOUNTS = {accounts!r}
+THROUGH_ENTRYPOINT = {{"dave": {{"SLURM_LAB_MUNGE_KEY_SOURCE": {missing_key!r}}}}}
 
 
 class AccountSpawner(LocalProcessSpawner):
@@ -45,7 +50,13 @@ class AccountSpawner(LocalProcessSpawner):
 
         entry = pwd.getpwnam(ACCOUNTS[self.user.name])
         env.update(USER=entry.pw_name, HOME=entry.pw_dir, SHELL=entry.pw_shell)
+        env.update(THROUGH_ENTRYPOINT.get(self.user.name, {{}}))
         return env
+
+    async def start(self):
+        if self.user.name in THROUGH_ENTRYPOINT:
+            self.cmd = [{entrypoint!r}, *self.cmd]
+        return await super().start()
 
 
 c.JupyterHub.ip = "127.0.0.1"
@@ -65,7 +76,10 @@ c.Spawner.cmd = [{singleuser!r}]
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {{"SLURM_CONF": {slurm_conf!r}}}
 c.Spawner.start_timeout = 90
-c.Spawner.http_timeout = 90
+# Answer spawn requests at once (202) and report the outcome through the user model and the
+# progress stream; a spawn that fails within the default 10 s window trips a hub bug (500).
+c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}
+c.Spawner.http_timeout = 30  # also how long a server that died at start takes to count as failed
 c.JupyterHub.services = [{{"name": "slurm-lab-test", "api_token": {service_token!r}}}]
 c.JupyterHub.load_roles = [
     {{"name": "slurm-lab-test", "services": ["slurm-lab-test"],
@@ -89,7 +103,8 @@ class Hub:
             timeout=60,
         )
 
-    def start_server(self, user: str, timeout: float = 120) -> None:
+    def spawn(self, user: str, timeout: float = 120) -> bool:
+        """Ask the hub to start ``user``'s server; True once it is ready, False if the spawn failed."""
         with self.api() as api:
             r = api.post(f"users/{user}/server")
             assert r.status_code in (201, 202, 400), r.text  # 400: already running
@@ -98,11 +113,14 @@ class Hub:
                 model = api.get(f"users/{user}").json()
                 server = model.get("servers", {}).get("", {})
                 if server.get("ready"):
-                    return
+                    return True
                 if not model.get("pending") and not server:
-                    raise AssertionError(f"{user}'s server failed to start:\n{self.log_tail()}")
+                    return False
                 time.sleep(0.5)
-        raise AssertionError(f"{user}'s server not ready in {timeout} s:\n{self.log_tail()}")
+        raise AssertionError(f"{user}'s server neither ready nor failed in {timeout} s:\n{self.log_tail()}")
+
+    def start_server(self, user: str) -> None:
+        assert self.spawn(user), f"{user}'s server failed to start:\n{self.log_tail()}"
 
     def user_token(self, user: str) -> str:
         with self.api() as api:
@@ -135,6 +153,8 @@ def running_hub(cluster: DevCluster) -> Iterator[Hub]:
     (state / "jupyterhub_config.py").write_text(
         HUB_CONFIG.format(
             accounts=ACCOUNTS,
+            missing_key=MISSING_KEY,
+            entrypoint=str(ENTRYPOINT),
             port=port,
             hub_port=free_port(),
             proxy_api_port=free_port(),
@@ -155,31 +175,12 @@ def running_hub(cluster: DevCluster) -> Iterator[Hub]:
             start_new_session=True,
         )
     try:
-        _wait_for_hub(hub, proc)
+        with hub.api() as api:
+            wait_until_answering(proc, lambda: api.get("").status_code == 200, "jupyterhub", hub.log_tail)
         yield hub
     finally:
         with hub.api() as api:
             for user in ACCOUNTS:
                 api.delete(f"users/{user}/server")
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 30)
         shutil.rmtree(state, ignore_errors=True)
-
-
-def _wait_for_hub(hub: Hub, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    with hub.api() as api:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited {proc.returncode}:\n{hub.log_tail()}")
-            try:
-                if api.get("").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
-    raise RuntimeError(f"jupyterhub did not answer in {timeout} s:\n{hub.log_tail()}")

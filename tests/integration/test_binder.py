@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import ROOTFUL, free_port, user_argv, wait_for
+from tests.helpers import ROOTFUL, free_port, stop_process, user_argv, wait_for
 
 ROOT = Path(__file__).parents[2]
 BINDER_USER = "slab-binder"  # stands in for Binder's jovyan: no root, nothing set up before
@@ -106,5 +106,4 @@ def test_start_brings_up_slurm_and_serves_slurm_lab_as_the_user(binder_user: Bin
         raise
     finally:
         api.close()
-        proc.terminate()
-        proc.wait(30)
+        stop_process(proc, 30)

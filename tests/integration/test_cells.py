@@ -141,6 +141,21 @@ def test_bad_options_fail_before_anything_is_submitted(env: dict[str, str], clus
     assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == before
 
 
+def test_a_hub_user_who_is_not_the_kernels_account_cannot_submit(
+    env: dict[str, str], cluster: DevCluster
+) -> None:
+    from tests.helpers import rpc_count
+
+    before = rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB")
+    nb = execute(
+        notebook("%load_ext slurm_lab", "%%slurm --wait\n1"),
+        {**env, "JUPYTERHUB_USER": "carol"},
+        allow_errors=True,
+    )
+    assert "JupyterHub user 'carol' is not the Unix account" in text_of(nb.cells[1])
+    assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == before
+
+
 def test_round_trip_over_ssh(cluster: DevCluster, sshd) -> None:  # type: ignore[no-untyped-def]
     import sys
 

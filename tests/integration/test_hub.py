@@ -11,7 +11,7 @@ import pytest
 
 from slurm_lab.devcluster import DevCluster
 from tests.helpers import CHROMIUM_ARGS, ROOTFUL, slurm_as, wait_for
-from tests.hubtools import Hub, running_hub
+from tests.hubtools import MISSING_KEY, Hub, running_hub
 
 pytestmark = pytest.mark.skipif(not ROOTFUL, reason="the hub spawns servers as other Unix users")
 
@@ -115,3 +115,11 @@ def test_the_panel_shows_carol_why_there_is_no_queue(hub: Hub, tmp_path: Path) -
             page.locator(".jp-SlurmLab-widget").screenshot(path=str(shots / "panel-hub-identity.png"))
         finally:
             browser.close()
+
+
+def test_a_pod_without_its_munge_key_fails_the_spawn_naming_the_file(hub: Hub) -> None:
+    assert hub.spawn("dave") is False
+    assert f"slurm-lab-entrypoint: error: munge key {MISSING_KEY} is missing" in hub.log_tail(50_000)
+    with hub.api() as api:
+        progress = api.get("users/dave/server/progress").text
+    assert '"failed": true' in progress and "Spawn failed" in progress, progress
