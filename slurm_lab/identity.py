@@ -41,3 +41,9 @@ def identity_problem(account: str, hub_user: str | None) -> UnknownUser | None:
             hub_user=hub_user,
         )
     return None
+
+
+def hub_identity_problem(account: str, check_hub_user: bool) -> UnknownUser | None:
+    """:func:`identity_problem` for this process: its hub user is ``$JUPYTERHUB_USER``, which
+    JupyterHub sets for the server and its kernels (checked only when ``check_hub_user``)."""
+    return identity_problem(account, os.environ.get("JUPYTERHUB_USER") if check_hub_user else None)

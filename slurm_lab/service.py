@@ -9,7 +9,6 @@ from .cache import CoalescingCache
 from .errors import UnknownUser
 from .guard import ControllerGuard
 from .idempotency import IdempotencyStore, fingerprint
-from .identity import identity_problem
 from .models import (
     ActionResult,
     ClusterStatus,
@@ -34,12 +33,12 @@ class SlurmLabService:
         cache_ttl: float,
         idempotency: IdempotencyStore,
         output_chunk_bytes: int,
-        hub_user: str | None = None,
+        identity_error: UnknownUser | None = None,
     ) -> None:
         self.backend = backend
         #: Set when Slurm would act as someone other than the hub user: "my" jobs, submits and
         #: actions are then refused with it (see identity.py).
-        self.identity_error: UnknownUser | None = identity_problem(backend.user, hub_user)
+        self.identity_error = identity_error
         self.guard = ControllerGuard(backend)
         self.queue = QueueView(backend, self.guard, cache_ttl)
         self.idempotency = idempotency

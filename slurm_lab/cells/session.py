@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-import os
 import sys
 import threading
 from collections.abc import Coroutine
@@ -19,7 +18,7 @@ from ..backends import SlurmBackend
 from ..config import SlurmLab, load_config
 from ..errors import InvalidInput, ProgramNotFound
 from ..guard import ControllerGuard
-from ..identity import identity_problem
+from ..identity import hub_identity_problem
 from ..queue import QueueView
 from .plan import CHECK_PYTHON
 from .records import RunStore
@@ -31,9 +30,8 @@ class Session:
     def __init__(self, lab: SlurmLab | None = None, records: RunStore | None = None) -> None:
         self.lab = lab or SlurmLab(config=load_config())
         self.backend: SlurmBackend = self.lab.make_backend()
-        hub_user = os.environ.get("JUPYTERHUB_USER") if self.lab.check_hub_user else None
         #: Why cells may not be submitted from here (see identity.py), or None.
-        self.identity_error = identity_problem(self.backend.user, hub_user)
+        self.identity_error = hub_identity_problem(self.backend.user, self.lab.check_hub_user)
         self.guard = ControllerGuard(self.backend)
         self.queue = QueueView(self.backend, self.guard, self.lab.cache_ttl)
         self.records = records or RunStore()
