@@ -114,11 +114,11 @@ def lab_server(
         f"--config={workdir / 'jupyter_server_config.py'}",
         *(["--allow-root"] if user == "root" else []),
     ]  # fmt: skip
-    env = {"JUPYTER_CONFIG_DIR": str(workdir / "config"), "JUPYTER_DATA_DIR": str(workdir / "data"),
-           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}  # fmt: skip
+    server_env = {"JUPYTER_CONFIG_DIR": str(workdir / "config"), "JUPYTER_DATA_DIR": str(workdir / "data"),
+                  "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), **(env or {})}  # fmt: skip
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            user_argv(user, argv, env), stdout=out, stderr=subprocess.STDOUT, cwd=entry.pw_dir
+            user_argv(user, argv, server_env), stdout=out, stderr=subprocess.STDOUT, cwd=entry.pw_dir
         )
     server = LabServer(f"http://127.0.0.1:{port}/", token, user, log, backend)
     try:
