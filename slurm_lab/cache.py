@@ -47,8 +47,11 @@ class _Entry(Generic[T]):
 
 
 class CoalescingCache(Generic[K, T]):
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int | None = None
+    ) -> None:
         self.ttl = ttl
+        self.max_entries = max_entries  # least recently used keys beyond this are forgotten
         self._clock = clock
         self._entries: dict[K, _Entry[T]] = {}
         self._serial = 0
@@ -69,7 +72,7 @@ class CoalescingCache(Generic[K, T]):
 
         Raises FetchFailed when the fetch (or a failure remembered within ``ttl``) failed.
         """
-        entry = self._entries.setdefault(key, _Entry())
+        entry = self._entry(key)
         now = self._clock()
         if entry.good and entry.good_epoch == entry.epoch and now - entry.good_at < self.ttl:
             return entry.good
@@ -80,6 +83,21 @@ class CoalescingCache(Generic[K, T]):
             entry.inflight_epoch = entry.epoch
         # shield: a client that goes away must not cancel the fetch others are waiting for.
         return await asyncio.shield(entry.inflight)
+
+    def _entry(self, key: K) -> _Entry[T]:
+        entry = self._entries.pop(key, None) or _Entry()
+        self._entries[key] = entry  # most recently used last
+        excess = len(self._entries) - (self.max_entries or len(self._entries))
+        if excess > 0:
+            idle = []
+            for k, e in self._entries.items():  # oldest first
+                if e.inflight is None and k != key:
+                    idle.append(k)
+                    if len(idle) == excess:
+                        break
+            for old in idle:
+                del self._entries[old]
+        return entry
 
     async def value(self, key: K, fetch: Callable[[], Awaitable[T]]) -> T:
         """Like :meth:`get`, for callers that want the value or the typed error, not stale data."""

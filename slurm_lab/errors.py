@@ -46,6 +46,13 @@ class OutputNotAvailable(SlurmLabError):
     reason = "output_not_available"
 
 
+class OutputRefused(PermissionDenied):
+    """A job's output path is not something slurm-lab will read (a FIFO, a device, /proc, or a
+    file that is not the job's user's)."""
+
+    reason = "output_refused"
+
+
 class IdempotencyConflict(SlurmLabError):
     """An idempotency key was reused with a different request body."""
 
@@ -84,6 +91,21 @@ class CommandFailed(SlurmLabError):
     """A Slurm command failed in a way we do not recognise; the message carries its error line."""
 
     reason = "command_failed"
+
+
+class UnexpectedOutput(CommandFailed):
+    """A Slurm command printed something its parser does not understand (a new Slurm release?).
+
+    Cached like any failure, so the last good data are served stale meanwhile.
+    """
+
+    reason = "unexpected_output"
+
+
+class JobFinished(SlurmLabError):
+    """The job (or task) has already finished, so it cannot be held, released or cancelled."""
+
+    reason = "job_finished"
 
 
 class AccountingDisabled(SlurmLabError):

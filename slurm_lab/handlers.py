@@ -30,11 +30,14 @@ STATUS: dict[type[errors.SlurmLabError], int] = {
     errors.SlurmRejected: 400,
     errors.PermissionDenied: 403,
     errors.UnknownUser: 403,
+    errors.OutputRefused: 403,
     errors.JobNotFound: 404,
     errors.OutputNotAvailable: 404,
     errors.IdempotencyConflict: 409,
+    errors.JobFinished: 409,
     errors.AccountingDisabled: 501,
     errors.CommandFailed: 502,
+    errors.UnexpectedOutput: 502,
     errors.ControllerUnavailable: 503,
     errors.BackendUnavailable: 503,
     errors.CommandTimeout: 504,
@@ -45,7 +48,11 @@ log = logging.getLogger("slurm_lab.handlers")
 
 
 def status_of(error: errors.SlurmLabError) -> int:
-    return STATUS.get(type(error), 502)
+    """The HTTP status of a typed error: its own class's, else its nearest base's."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 502
 
 
 def error_body(error: errors.SlurmLabError) -> dict[str, Any]:

@@ -1,20 +1,32 @@
-"""Remember submit idempotency keys (in memory and on disk) so a retried submit never makes a second job."""
+"""Remember submit idempotency keys (in memory and on disk) so a retried submit never makes a second job.
+
+A keyed submit is recorded *before* sbatch runs, with a random tag that goes into the job's
+comment. Until sbatch answers, the outcome is unknown: a frozen slurmctld may time sbatch out
+and still create the job when it resumes, and the server may be killed meanwhile. A retry of
+an unknown outcome looks the tag up in Slurm first (see service.submit) and submits only when
+Slurm has no such job.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import IdempotencyConflict
-from .models import SubmitResult
 
 log = logging.getLogger("slurm_lab.idempotency")
+
+#: How often (seconds) expired records are dropped from memory.
+_PRUNE_EVERY = 60.0
 
 
 def fingerprint(*parts: object) -> str:
@@ -23,73 +35,124 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@dataclass
+class Claim:
+    """One key's record: ``job_id`` None while the outcome of its submit is unknown."""
+
+    key: str
+    fp: str
+    tag: str
+    at: float
+    job_id: str | None = None
+    attempted: bool = False  # sbatch was started at least once for this key
+
+
 class IdempotencyStore:
-    """``key -> (fingerprint, job id)`` for ``ttl`` seconds; appended to a JSON-lines file."""
+    """``key -> Claim`` for ``ttl`` seconds; appended to a JSON-lines file, compacted on start."""
 
     def __init__(self, path: Path | None, ttl: float) -> None:
         self.path = path
         self.ttl = ttl
-        self._records: dict[str, tuple[str, str, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._claims: dict[str, Claim] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._pruned_at = time.monotonic()
         self._load()
 
-    async def submit_once(
-        self, key: str, print_: str, submit: Callable[[], Awaitable[SubmitResult]]
-    ) -> tuple[SubmitResult, bool]:
-        """Run ``submit`` unless ``key`` was seen; return the result and whether it was replayed.
+    def __len__(self) -> int:
+        return len(self._claims)
 
-        Concurrent calls with one key wait for the first; a key reused with a different body
-        raises IdempotencyConflict.
+    @contextlib.asynccontextmanager
+    async def claim(self, key: str, print_: str) -> AsyncIterator[Claim]:
+        """Hold ``key`` (concurrent requests with it wait) and yield its claim, new or remembered.
+
+        A key reused with a different body raises IdempotencyConflict.
         """
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            seen = self._records.get(key)
-            if seen and time.time() - seen[2] < self.ttl:
-                if seen[0] != print_:
-                    raise IdempotencyConflict("idempotency_key was already used for a different submission")
-                return SubmitResult(seen[1]), True
-            result = await submit()
-            self._remember(key, print_, result.job_id)
-            return result, False
+        async with self._locked(key):
+            self._prune()
+            claim = self._claims.get(key)
+            if claim is not None and time.time() - claim.at >= self.ttl:
+                claim = None
+            if claim is None:
+                claim = Claim(key, print_, f"slurm-lab:{secrets.token_hex(8)}", time.time())
+            elif claim.fp != print_:
+                raise IdempotencyConflict("idempotency_key was already used for a different submission")
+            yield claim
 
-    def _remember(self, key: str, print_: str, job_id: str) -> None:
-        now = time.time()
-        self._records[key] = (print_, job_id, now)
+    def attempting(self, claim: Claim) -> None:
+        """sbatch is about to run: from now until :meth:`succeeded`, the outcome is unknown."""
+        claim.attempted, claim.at = True, time.time()
+        self._claims[claim.key] = claim
+        self._append(claim)
+
+    def succeeded(self, claim: Claim, job_id: str) -> None:
+        claim.job_id = job_id
+        self._claims[claim.key] = claim
+        self._append(claim)
+
+    def failed(self, claim: Claim) -> None:
+        """sbatch surely made no job (Slurm refused it): the key is free again."""
+        if self._claims.pop(claim.key, None) is not None:
+            self._append(claim, forget=True)
+
+    @contextlib.asynccontextmanager
+    async def _locked(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+    def _prune(self) -> None:
+        if time.monotonic() - self._pruned_at < _PRUNE_EVERY:
+            return
+        self._pruned_at = time.monotonic()
+        oldest = time.time() - self.ttl
+        for key in [k for k, c in self._claims.items() if c.at < oldest]:
+            del self._claims[key]
+
+    def _append(self, claim: Claim, forget: bool = False) -> None:
         if self.path is None:
             return
-        line = json.dumps({"key": key, "fp": print_, "job_id": job_id, "at": now})
+        record = {"key": claim.key, "forget": True} if forget else asdict(claim)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a") as fh:
-                fh.write(line + "\n")
+                fh.write(json.dumps(record) + "\n")
         except OSError as exc:
             log.warning("cannot record idempotency key in %s: %s", self.path, exc.strerror)
 
     def _load(self) -> None:
         if self.path is None or not self.path.exists():
             return
-        now = time.time()
         try:
             lines = self.path.read_text().splitlines()
         except OSError as exc:
             log.warning("cannot read %s: %s", self.path, exc.strerror)
             return
-        for line in lines:
+        now = time.time()
+        for line in lines:  # later lines win
             try:
                 rec = json.loads(line)
-                if now - rec["at"] < self.ttl:
-                    self._records[rec["key"]] = (rec["fp"], rec["job_id"], rec["at"])
+                if rec.get("forget"):
+                    self._claims.pop(rec["key"], None)
+                    continue
+                claim = Claim(**{"tag": "", **rec})  # records before tags had none
             except (ValueError, KeyError, TypeError):
-                continue
-        # Compact: keep only live records.
-        live = [
-            json.dumps({"key": k, "fp": fp, "job_id": j, "at": at})
-            for k, (fp, j, at) in self._records.items()
-        ]
+                continue  # an older format or a torn last line
+            if now - claim.at < self.ttl:
+                self._claims[claim.key] = claim
+        self._compact()
+
+    def _compact(self) -> None:
+        assert self.path is not None
         try:
             tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(f"{x}\n" for x in live))
+            tmp.write_text("".join(json.dumps(asdict(c)) + "\n" for c in self._claims.values()))
             tmp.chmod(0o600)
             tmp.replace(self.path)
         except OSError:

@@ -22,6 +22,7 @@ class Job:
     array_task_id: str | None
     name: str
     user: str
+    user_id: int | None
     account: str | None
     partition: str
     state: str
@@ -47,6 +48,7 @@ class JobDetails:
     job_id: str
     source: Literal["controller", "accounting"]
     fields: dict[str, str]
+    user_id: int | None = None  # the job owner's uid (its output must be theirs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from .errors import SlurmLabError
 from .guard import ControllerGuard
 from .models import Job, Scope
 
-_MEMO_SIZE = 32
+#: Encoded bodies kept for the current snapshots (one per scope x filter x staleness in use).
+_MEMO_SIZE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,18 @@ class QueueView:
         partitions: frozenset[str] | None,
         stale: bool,
     ) -> tuple[bytes, str]:
-        """Encode once per (snapshot, filter): every other client gets the same bytes."""
+        """Encode once per (snapshot, filter): every other client gets the same bytes.
+
+        Bodies of an older snapshot of the same scope are dropped at once: nobody is served them
+        again, and at 10,000 jobs each is megabytes.
+        """
         key = (scope, snap.serial, states, partitions, stale)
         hit = self._memo.get(key)
         if hit:
             self._memo.move_to_end(key)
             return hit
+        for old in [k for k in self._memo if k[0] == scope and k[1] != snap.serial]:
+            del self._memo[old]
         jobs_json = orjson.dumps(list(_filter(snap.value, states, partitions)))
         # The ETag covers the jobs only, so an unchanged queue revalidates (304) across refreshes.
         etag = '"' + hashlib.sha256(jobs_json).hexdigest()[:24] + '"'

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Sequence
+from datetime import datetime
 
 from .backends import Action, SlurmBackend
 from .cache import CoalescingCache
-from .errors import UnknownUser
+from .errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    JobNotFound,
+    OutputNotAvailable,
+    PermissionDenied,
+    SlurmLabError,
+    SlurmRejected,
+    UnknownUser,
+)
 from .guard import ControllerGuard
-from .idempotency import IdempotencyStore, fingerprint
+from .idempotency import Claim, IdempotencyStore, fingerprint
 from .models import (
     ActionResult,
     ClusterStatus,
@@ -45,6 +56,8 @@ class SlurmLabService:
         self.output_chunk_bytes = output_chunk_bytes
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
+        #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
+        self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=1024)
 
     async def status(self) -> ClusterStatus:
         return await self._status.value("status", self.backend.status)
@@ -68,38 +81,94 @@ class SlurmLabService:
         return await self.queue.render(scope, states, partitions)
 
     async def details(self, job_id: str) -> JobDetails:
-        return await self.guard.run(lambda: self.backend.job_details(job_id))
+        return await self._details.value(
+            job_id, lambda: self.guard.run(lambda: self.backend.job_details(job_id))
+        )
+
+    def invalidate(self) -> None:
+        """After a change we made: the next reads ask Slurm again."""
+        self.queue.invalidate()
+        self._details.invalidate()
 
     async def submit(self, script: bytes, flags: Sequence[str], key: str | None) -> tuple[SubmitResult, bool]:
-        """Submit once per idempotency ``key``; returns the result and whether it was a replay."""
+        """Submit once per idempotency ``key``; returns the result and whether it was a replay.
 
+        A keyed submit whose outcome is unknown (sbatch timed out against a frozen controller,
+        or the server died meanwhile) is looked up in Slurm by its tag before any new attempt.
+        """
         self._check_identity()
-
-        def submit() -> Awaitable[SubmitResult]:
-            return self.backend.submit(script, flags)
-
         try:
             if key is None:
-                return await self.guard.run_to_end(submit), False
+                return await self.guard.run_to_end(lambda: self.backend.submit(script, flags)), False
             digest = fingerprint(script.decode("utf-8"), list(flags))
-            return await self.idempotency.submit_once(key, digest, lambda: self.guard.run_to_end(submit))
+            async with self.idempotency.claim(key, digest) as claim:
+                if claim.job_id is not None:
+                    return SubmitResult(claim.job_id), True
+                if claim.attempted and (found := await self._find_earlier_job(claim)):
+                    return found, True
+                return await self._submit_claimed(claim, script, flags), False
         finally:
-            self.queue.invalidate()
+            self.invalidate()
+
+    async def _find_earlier_job(self, claim: Claim) -> SubmitResult | None:
+        job_id = await self.guard.run(lambda: self.backend.find_submitted(claim.tag))
+        if job_id is not None:
+            self.idempotency.succeeded(claim, job_id)
+            return SubmitResult(job_id)
+        # Slurm forgets finished jobs after MinJobAge: past that, "not found" proves nothing.
+        if time.time() - claim.at > 0.9 * await self.guard.run(self.backend.min_job_age):
+            when = datetime.fromtimestamp(claim.at).isoformat(timespec="seconds")
+            raise IdempotencyConflict(
+                f"the submit with this idempotency_key at {when} has an unknown outcome and Slurm no "
+                "longer remembers jobs that old; check your jobs, then submit with a new key"
+            )
+        return None
+
+    async def _submit_claimed(self, claim: Claim, script: bytes, flags: Sequence[str]) -> SubmitResult:
+        def attempt() -> Awaitable[SubmitResult]:
+            self.idempotency.attempting(claim)
+            return self.backend.submit(script, flags, claim.tag)
+
+        try:
+            result = await self.guard.run_to_end(attempt)
+        except (SlurmRejected, PermissionDenied, InvalidInput):
+            self.idempotency.failed(claim)  # Slurm said no: no job exists
+            raise
+        except SlurmLabError as exc:
+            if claim.attempted:
+                exc.message += (
+                    "; whether Slurm made the job is unknown: retry with the same idempotency_key "
+                    "and slurm-lab looks for it before submitting again"
+                )
+                exc.extra["outcome"] = "unknown"
+            raise
+        self.idempotency.succeeded(claim, result.job_id)
+        return result
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         self._check_identity()
         try:
             return await self.guard.run(lambda: self.backend.act(action, job_ids))
         finally:
-            self.queue.invalidate()
+            self.invalidate()
 
     async def output(self, job_id: str, stream: Stream, offset: int) -> OutputChunk:
-        """Tail a job's output; once the controller forgot the job, the path from the last listing serves."""
-        job = self.queue.known_job(job_id)
-        fallback = (job.stdout_path if stream == "stdout" else job.stderr_path) if job else None
-        return await self.guard.run(
-            lambda: self.backend.read_output(job_id, stream, offset, self.output_chunk_bytes, fallback)
-        )
+        """Tail a job's output, only ever from a file its owner wrote. Once the controller forgot
+        the job, the path and owner from the last listing serve."""
+        key = "StdOut" if stream == "stdout" else "StdErr"
+        try:
+            details = await self.details(job_id)
+            path, owner = details.fields.get(key), details.user_id
+        except JobNotFound:
+            job = self.queue.known_job(job_id)
+            if job is None:
+                raise
+            path, owner = (job.stdout_path if stream == "stdout" else job.stderr_path), job.user_id
+        if not path or path in {"(null)", "/dev/null"}:
+            raise OutputNotAvailable(f"job {job_id} has no {stream} file")
+        if owner is None:
+            raise OutputNotAvailable(f"Slurm did not say who owns job {job_id}")
+        return await self.backend.read_job_file(job_id, stream, path, owner, offset, self.output_chunk_bytes)
 
     async def history(self, scope: Scope, since: str) -> History:
         if scope == "mine":

@@ -15,7 +15,12 @@ from typing import Any
 from .errors import InvalidInput
 from .models import Scope, Stream
 
-JOB_ID = re.compile(r"\d{1,12}(_\d{1,8})?", re.ASCII)
+JOB_ID = re.compile(r"(?P<job>[1-9][0-9]{0,9})(?:_(?P<task>0|[1-9][0-9]{0,6}))?", re.ASCII)
+#: Slurm job ids are 32-bit; 0xFFFFFFFE (NO_VAL) and 0xFFFFFFFF (INFINITE) are never jobs. The CLIs
+#: truncate larger numbers to 32 bits, so 2**32 + 7 would act on job 7: refuse them here.
+MAX_JOB_ID = 0xFFFFFFFD
+#: MaxArraySize may not exceed 4,000,001, so task ids are 0..4,000,000.
+MAX_ARRAY_TASK_ID = 4_000_000
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _NAME = r"[A-Za-z0-9_.+-]+"
 _NAMES = rf"{_NAME}(,{_NAME})*"
@@ -106,10 +111,15 @@ _COMPACT_STATES = {
 
 
 def job_id(value: Any, field: str = "job_id") -> str:
-    """A single job id: ``123`` or ``123_4`` (array task)."""
-    if not isinstance(value, str) or not JOB_ID.fullmatch(value):
+    """A single job id: ``123`` or ``123_4`` (array task), within Slurm's ranges, no leading zeros."""
+    m = JOB_ID.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
         raise InvalidInput(field, "must look like 123 or 123_4")
-    return value
+    if int(m["job"]) > MAX_JOB_ID:
+        raise InvalidInput(field, f"{m['job']} is beyond Slurm's largest job id ({MAX_JOB_ID})")
+    if m["task"] is not None and int(m["task"]) > MAX_ARRAY_TASK_ID:
+        raise InvalidInput(field, f"array task {m['task']} is beyond Slurm's largest ({MAX_ARRAY_TASK_ID})")
+    return m.group(0)
 
 
 def job_ids(values: Any, field: str = "job_ids", limit: int = 1000) -> list[str]:
@@ -181,6 +191,10 @@ def since(value: str | None, now: datetime | None = None) -> str:
         return (now - delta).isoformat(timespec="seconds")
     if not _SINCE.fullmatch(value):
         raise InvalidInput("since", "must look like 2026-11-01, 2026-11-01T08:00 or now-7days")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("since", f"{value} is not a date and time that exists") from None
     return value
 
 

@@ -13,6 +13,7 @@ export interface IJob {
   array_task_id: string | null;
   name: string;
   user: string;
+  user_id: number | null;
   account: string | null;
   partition: string;
   state: string;

@@ -6,6 +6,7 @@ import abc
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from ..errors import SlurmLabError
 from ..models import (
     ActionResult,
     ClusterStatus,
@@ -51,20 +52,21 @@ class SlurmBackend(abc.ABC):
         """All fields of one job; raises JobNotFound when Slurm no longer knows it."""
 
     @abc.abstractmethod
-    async def submit(self, script: bytes, flags: Sequence[str]) -> SubmitResult:
-        """Submit ``script`` (given to sbatch on stdin) with validated sbatch ``flags``."""
+    async def submit(self, script: bytes, flags: Sequence[str], tag: str | None = None) -> SubmitResult:
+        """Submit ``script`` (given to sbatch on stdin) with validated sbatch ``flags``; a ``tag``
+        goes into the job's comment, for :meth:`find_submitted`."""
 
     @abc.abstractmethod
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         """Cancel, hold or release jobs; one result per id, in order."""
 
     @abc.abstractmethod
-    async def read_output(
-        self, job_id: str, stream: Stream, offset: int, limit: int, fallback_path: str | None = None
+    async def read_job_file(
+        self, job_id: str, stream: Stream, path: str, owner_uid: int, offset: int, limit: int
     ) -> OutputChunk:
-        """Up to ``limit`` bytes of the job's stdout/stderr file from byte ``offset``.
+        """Up to ``limit`` bytes of the job's stdout/stderr file ``path`` from byte ``offset``.
 
-        ``fallback_path`` is read when the controller no longer knows the job.
+        Only a regular file owned by the job's user (``owner_uid``) is read, never blocking.
         """
 
     @abc.abstractmethod
@@ -72,12 +74,21 @@ class SlurmBackend(abc.ABC):
         """Partitions with their limits and free CPUs."""
 
     @abc.abstractmethod
-    async def ping(self) -> bool:
-        """Whether the controller answers, cheaply (no retries); used to fail fast while it is down."""
+    async def probe(self) -> SlurmLabError | None:
+        """Quickly (within ~1 s, never waiting out Slurm's timeouts): None when the controller
+        answers, else the typed error saying why not (munge, the controller, the transport)."""
 
     @abc.abstractmethod
     async def status(self) -> ClusterStatus:
         """Who we are, what cluster, which Slurm, and whether the controller answers."""
+
+    @abc.abstractmethod
+    async def find_submitted(self, tag: str) -> str | None:
+        """The id of this user's job submitted with ``tag`` in its comment, while Slurm remembers it."""
+
+    @abc.abstractmethod
+    async def min_job_age(self) -> float:
+        """Seconds the controller keeps a finished job (after that, :meth:`find_submitted` misses it)."""
 
     @abc.abstractmethod
     async def history(self, scope: Scope, since: str) -> History:

@@ -6,15 +6,18 @@ import abc
 import codecs
 import contextlib
 import re
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from ..errors import (
     AccountingDisabled,
-    CommandFailed,
+    BackendUnavailable,
+    CommandTimeout,
     ControllerUnavailable,
-    JobNotFound,
     OutputNotAvailable,
     SlurmLabError,
+    UnexpectedOutput,
 )
 from ..models import (
     ActionResult,
@@ -40,9 +43,15 @@ _ACTION_ARGV = {
     "hold": build.scontrol_hold,
     "release": build.scontrol_release,
 }
-# "Kill job error on job id 3: Access/permission denied", "Invalid user id for job 3", ...
 _JOBCOMP_TAIL = 4 << 20  # read at most the last 4 MiB of the job-completion log
-_PER_JOB_ERROR = re.compile(r"(?:job id|for job|Job ID|JobId=)\s*(\d+(?:_\d+)?)\b[:\s]*(.*)")
+# "Kill job error on job id 3: Access/permission denied", "Invalid user id for job 3",
+# "Job has already finished for job 3", and scontrol's "3_7: Invalid job id specified".
+_PER_JOB_ERROR = re.compile(r"(?:job id|for job|Job ID|JobId=)\s*(\d+(?:_\d+)?)\b|^(\d+(?:_\d+)?): ")
+#: Seconds ``scontrol ping`` may take: a frozen slurmctld would hold it for MessageTimeout (10 s).
+PING_DEADLINE = 1.0
+#: Slurm's default MinJobAge: how long the controller remembers a finished job.
+_DEFAULT_MIN_JOB_AGE = 300.0
+T = TypeVar("T")
 
 
 class CliBackend(SlurmBackend):
@@ -54,40 +63,73 @@ class CliBackend(SlurmBackend):
 
     # ------------------------------------------------------------- transport
     @abc.abstractmethod
-    async def run(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
-        """Run a Slurm CLI (``argv[0]`` is a bare program name) and return its result."""
+    async def run(
+        self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        """Run a Slurm CLI (``argv[0]`` is a bare program name) and return its result.
+
+        ``timeout`` overrides the configured command timeout (CommandTimeout when it runs out).
+        """
+
+    @abc.abstractmethod
+    async def read_owned_file(self, path: str, offset: int, limit: int, owner_uid: int) -> tuple[bytes, int]:
+        """Like :meth:`read_file`, for a path another user may have chosen (a job's output).
+
+        Reads only a regular file owned by ``owner_uid``, outside /proc, /sys and /dev, without
+        ever blocking on it (FIFOs, devices) and within a deadline; anything else raises
+        OutputNotAvailable (404) or OutputRefused (403) naming the problem.
+        """
+
+    async def auth_problem(self) -> str | None:
+        """Why Slurm's authentication (munge) cannot work right now, if that is quick to tell."""
+        return None
 
     async def check(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         """Run and raise the diagnosed typed error on a non-zero exit."""
         result = await self.run(argv, stdin)
         if result.returncode != 0:
-            raise diagnose(argv[0], result.returncode, result.stderr)
+            # scontrol prints some refusals ("Job 3_7 not found") on stdout.
+            raise diagnose(argv[0], result.returncode, result.stderr or result.stdout)
         return result
 
     # ------------------------------------------------------------- queries
     async def list_jobs(self, scope: Scope) -> list[Job]:
-        result = await self.check(build.squeue(scope))
-        return parsers.parse_queue(result.stdout)
+        nonce = secrets.token_urlsafe(6)
+        result = await self.check(build.squeue(scope, nonce))
+        return _parsed("squeue", lambda: parsers.parse_queue(result.stdout, nonce))
 
     async def job_details(self, job_id: str) -> JobDetails:
         result = await self.check(build.scontrol_show_job(job_id))
-        return parsers.parse_job_details(result.stdout, job_id)
+        return _parsed("scontrol", lambda: parsers.parse_job_details(result.stdout, job_id))
 
     async def partitions(self) -> list[Partition]:
         result = await self.check(build.sinfo_partitions())
-        return parsers.parse_partitions(result.stdout)
+        return _parsed("sinfo", lambda: parsers.parse_partitions(result.stdout))
 
-    async def ping(self) -> bool:
-        result = await self.run(build.scontrol_ping())
-        return result.returncode == 0 and parsers.parse_ping(result.stdout)
+    async def probe(self) -> SlurmLabError | None:
+        problem = await self.auth_problem()
+        if problem is not None:
+            return BackendUnavailable(f"munge: {problem}")
+        try:
+            ping = await self.run(build.scontrol_ping(), timeout=PING_DEADLINE)
+        except BackendUnavailable as exc:
+            return exc
+        except CommandTimeout:
+            return ControllerUnavailable(
+                f"Slurm controller unavailable (scontrol ping: no answer within {PING_DEADLINE:g} s)"
+            )
+        if ping.returncode == 0 and parsers.parse_ping(ping.stdout):
+            return None
+        error = diagnose("scontrol", ping.returncode or 1, ping.stderr)
+        if isinstance(error, BackendUnavailable):
+            return error
+        return ControllerUnavailable("Slurm controller unavailable (scontrol ping: not responding)")
 
     async def status(self) -> ClusterStatus:
-        ping = await self.run(build.scontrol_ping())
-        up = ping.returncode == 0 and parsers.parse_ping(ping.stdout)
-        if not up:
-            error = diagnose("scontrol", ping.returncode or 1, ping.stderr or ping.stdout)
-            if not isinstance(error, ControllerUnavailable | CommandFailed):
-                raise error
+        problem = await self.probe()
+        if isinstance(problem, BackendUnavailable):
+            raise problem  # munge or the transport: the controller's state is unknown
+        up = problem is None
         if self._version is None:
             self._version = parsers.parse_version((await self.check(build.slurm_version())).stdout)
         config = await self.controller_config() if up else (self._ctl_config or {})
@@ -97,7 +139,7 @@ class CliBackend(SlurmBackend):
             slurm_version=self._version,
             user=self.user,
             controller="up" if up else "down",
-            message="" if up else (ping.stdout.strip() or ping.stderr.strip())[:300],
+            message=problem.message if problem else "",
         )
 
     async def controller_config(self) -> dict[str, str]:
@@ -135,20 +177,31 @@ class CliBackend(SlurmBackend):
             f"{disabled}; showing finished jobs the controller still remembers (MinJobAge)",
         )
 
+    async def min_job_age(self) -> float:
+        """Seconds the controller remembers a finished job (MinJobAge)."""
+        age = (await self.controller_config()).get("MinJobAge", "").split(" ")[0]  # "300 sec"
+        return float(age) if age.isdigit() else _DEFAULT_MIN_JOB_AGE
+
     # ------------------------------------------------------------- changes
-    async def submit(self, script: bytes, flags: Sequence[str]) -> SubmitResult:
-        result = await self.check(build.sbatch(flags), stdin=script)
-        return SubmitResult(parsers.parse_sbatch_job_id(result.stdout))
+    async def submit(self, script: bytes, flags: Sequence[str], tag: str | None = None) -> SubmitResult:
+        result = await self.check(build.sbatch(flags, tag), stdin=script)
+        return SubmitResult(_parsed("sbatch", lambda: parsers.parse_sbatch_job_id(result.stdout)))
+
+    async def find_submitted(self, tag: str) -> str | None:
+        """The id of our job whose comment holds ``tag`` (see service.submit), if Slurm has it."""
+        nonce = secrets.token_urlsafe(6)
+        result = await self.check(build.squeue_comments(nonce))
+        return parsers.parse_tagged_job(result.stdout, nonce, tag)
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         argv = _ACTION_ARGV[action](job_ids)
         result = await self.run(argv)
         failed = _per_job_errors(result.stderr)
         if result.returncode != 0 and not failed:
-            error = diagnose(argv[0], result.returncode, result.stderr)
-            if len(job_ids) == 1 or not isinstance(error, JobNotFound):
+            error = diagnose(argv[0], result.returncode, result.stderr or result.stdout)
+            if len(job_ids) == 1 or isinstance(error, ControllerUnavailable | BackendUnavailable):
                 return [ActionResult(j, False, error.message, error.reason) for j in job_ids]
-            # One unknown id fails the whole scontrol call: retry one by one.
+            # A refusal we cannot attribute to one id (scontrol stops at the first): one by one.
             return [r for j in job_ids for r in await self.act(action, [j])]
         results = []
         for job_id in job_ids:
@@ -160,39 +213,36 @@ class CliBackend(SlurmBackend):
         return results
 
     # ------------------------------------------------------------- output
-    async def read_output(
-        self, job_id: str, stream: Stream, offset: int, limit: int, fallback_path: str | None = None
+    async def read_job_file(
+        self, job_id: str, stream: Stream, path: str, owner_uid: int, offset: int, limit: int
     ) -> OutputChunk:
-        try:
-            details = await self.job_details(job_id)
-            path = details.fields.get("StdOut" if stream == "stdout" else "StdErr", "")
-        except JobNotFound:
-            if not fallback_path:
-                raise
-            path = fallback_path
-        if not path or path in {"(null)", "/dev/null"}:
-            raise OutputNotAvailable(f"job {job_id} has no {stream} file")
-        return await self.read_output_file(job_id, stream, path, offset, limit)
-
-    async def read_output_file(
-        self, job_id: str, stream: Stream, path: str, offset: int, limit: int
-    ) -> OutputChunk:
-        """Read a known output path; a file shorter than ``offset`` (rewritten) is read from 0."""
-        data, size = await self.read_file(path, offset, limit)
+        """Read a job's output file (written by its owner); one rewritten shorter than ``offset``
+        is read from 0."""
+        data, size = await self.read_owned_file(path, offset, limit, owner_uid)
         if offset > size:
             offset = 0
-            data, size = await self.read_file(path, 0, limit)
+            data, size = await self.read_owned_file(path, 0, limit, owner_uid)
         text, used = _decode_whole_chars(data)
         return OutputChunk(job_id, stream, path, offset, offset + used, size, text)
+
+
+def _parsed(tool: str, parse: Callable[[], T]) -> T:
+    """Run a parser; output it cannot read becomes a typed error naming the command."""
+    try:
+        return parse()
+    except (ValueError, IndexError, KeyError) as exc:
+        raise UnexpectedOutput(f"{tool} printed output slurm-lab cannot read: {str(exc)[:200]}") from None
 
 
 def _per_job_errors(stderr: str) -> dict[str, str]:
     """Map job id -> its error line, for tools that report failures per job."""
     out: dict[str, str] = {}
     for line in stderr.splitlines():
+        if line.startswith("scancel: Terminating job"):
+            continue  # --verbose's progress lines
         m = _PER_JOB_ERROR.search(line)
         if m:
-            out.setdefault(m.group(1), line)
+            out.setdefault(m.group(1) or m.group(2), line)
     return out
 
 

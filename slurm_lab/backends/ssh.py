@@ -23,9 +23,10 @@ import asyncssh
 from traitlets import Dict, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
-from ..errors import BackendUnavailable, CommandFailed, CommandTimeout, OutputNotAvailable
+from ..errors import BackendUnavailable, CommandFailed, CommandTimeout, OutputNotAvailable, OutputRefused
 from ..runner import CommandResult
 from .cli import CliBackend
+from .owned_files import refusal
 
 if TYPE_CHECKING:
     from ..config import SlurmLab
@@ -153,6 +154,7 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         if not self.host:
             raise ValueError("c.SSHBackend.host is required when c.SlurmLab.backend = 'ssh'")
         self.command_timeout = command_timeout
+        self.file_timeout = min(command_timeout, 10.0)
         self.max_output_bytes = max_output_bytes
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
@@ -274,11 +276,15 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             await conn.wait_closed()
 
     # ------------------------------------------------------------- transport
-    async def run(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
+    async def run(
+        self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
         program = posixpath.join(self.remote_slurm_bin_dir, argv[0]) if self.remote_slurm_bin_dir else argv[0]
-        return await self.run_program([program, *argv[1:]], stdin)
+        return await self.run_program([program, *argv[1:]], stdin, timeout)
 
-    async def run_program(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
+    async def run_program(
+        self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
         command = remote_command(argv, self.remote_env)
         started = time.monotonic()
         async with self._channels:
@@ -297,7 +303,9 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
                 except _CONNECTION_LOST as exc:
                     lost = exc
                 else:
-                    out, err, status = await self._communicate(process, stdin, argv[0], conn)
+                    out, err, status = await self._communicate(
+                        process, stdin, argv[0], conn, timeout or self.command_timeout
+                    )
                     return CommandResult(
                         tuple(argv),
                         status,
@@ -312,7 +320,12 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         raise AssertionError("unreachable")
 
     async def _communicate(
-        self, process: asyncssh.SSHClientProcess[bytes], stdin: bytes | None, name: str, conn: Any
+        self,
+        process: asyncssh.SSHClientProcess[bytes],
+        stdin: bytes | None,
+        name: str,
+        conn: Any,
+        timeout: float,
     ) -> tuple[bytes, bytes, int]:
         async def drain(stream: asyncssh.SSHReader[bytes]) -> bytes:
             buf = bytearray()
@@ -330,14 +343,12 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
 
         try:
             _, out, err = await asyncio.wait_for(
-                asyncio.gather(feed(), drain(process.stdout), drain(process.stderr)), self.command_timeout
+                asyncio.gather(feed(), drain(process.stdout), drain(process.stderr)), timeout
             )
-            await asyncio.wait_for(process.wait_closed(), self.command_timeout)
+            await asyncio.wait_for(process.wait_closed(), timeout)
         except asyncio.TimeoutError:
             process.close()
-            raise CommandTimeout(
-                f"{name} did not finish within {self.command_timeout:g} s over SSH"
-            ) from None
+            raise CommandTimeout(f"{name} did not finish within {timeout:g} s over SSH") from None
         except _CONNECTION_LOST as exc:
             self._drop(conn)
             raise BackendUnavailable(f"SSH connection to {self.host} lost during {name}: {exc}") from None
@@ -367,6 +378,46 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
                 self._drop(self._conn)
             raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
+
+    async def read_owned_file(self, path: str, offset: int, limit: int, owner_uid: int) -> tuple[bytes, int]:
+        """The rules of owned_files over SFTP: stat (which never blocks) before open, and a
+        deadline; an open stuck on a FIFO swapped in meanwhile costs the SFTP session, not us."""
+        if not posixpath.isabs(path):
+            raise OutputNotAvailable(f"{path} is not an absolute path")
+        reader = f"{self.user} on {self.host}"
+        try:
+            sftp = await self._sftp_client()
+            return await asyncio.wait_for(
+                self._read_owned(sftp, path, offset, limit, owner_uid), self.file_timeout
+            )
+        except asyncio.TimeoutError:
+            self._sftp = None  # the next read starts a fresh SFTP session
+            raise CommandTimeout(f"reading {path} over SFTP took more than {self.file_timeout:g} s") from None
+        except asyncssh.SFTPNoSuchFile:
+            raise OutputNotAvailable(f"{path} does not exist yet (the job may not have started)") from None
+        except asyncssh.SFTPPermissionDenied:
+            raise OutputRefused(f"{path} is not readable by {reader}") from None
+        except asyncssh.SFTPError as exc:
+            raise OutputNotAvailable(f"{path} cannot be read over SFTP: {exc.reason}") from None
+        except (*_CONNECTION_LOST, asyncssh.Error) as exc:
+            if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
+                self._drop(self._conn)
+            raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
+
+    async def _read_owned(
+        self, sftp: asyncssh.SFTPClient, path: str, offset: int, limit: int, owner_uid: int
+    ) -> tuple[bytes, int]:
+        real = str(await sftp.realpath(path))
+        attrs = await sftp.stat(real)
+        uid = attrs.uid if attrs.uid is not None else -1
+        problem = refusal(path, real, attrs.permissions or 0, uid, owner_uid)
+        if problem:
+            raise problem
+        async with sftp.open(real, "rb") as fh:
+            size = (await fh.stat()).size or 0
+            await fh.seek(min(offset, size))
+            data = await fh.read(limit) if limit else b""
+            return data if isinstance(data, bytes) else data.encode(), size
 
     async def make_dir(self, path: str) -> str:
         try:

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 
 from ..models import Scope
 
-FIELD_SEP = "\x1f"  # between fields: cannot appear in anything sbatch accepts from us
-RECORD_SEP = "\x1e"  # ends a record, so a job name holding a newline cannot split one
+FIELD_SEP = "\x1f"  # between fields whose values no user chooses (ids, states, times, counts)
 
-#: squeue --Format field for each Job attribute, in output order.
+#: squeue --Format field for each Job attribute whose value Slurm or the site's admin sets, in
+#: output order. None of these can hold a byte a user picked, so FIELD_SEP separates them.
 QUEUE_FIELDS: tuple[tuple[str, str], ...] = (
     ("JobArrayID", "job_id"),
     ("ArrayJobID", "array_job_id"),
     ("ArrayTaskID", "array_task_id"),
-    ("Name", "name"),
     ("UserName", "user"),
+    ("UserID", "user_id"),
     ("Account", "account"),
     ("Partition", "partition"),
     ("State", "state"),
@@ -28,10 +28,14 @@ QUEUE_FIELDS: tuple[tuple[str, str], ...] = (
     ("NumNodes", "num_nodes"),
     ("NumCPUs", "num_cpus"),
     ("NodeList", "nodes"),
+    ("QOS", "qos"),
+)
+#: Fields any user fills with any bytes (``sbatch -J $'a\x1eb' -o $'x\x1fy'``), after the others.
+QUEUE_TEXT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Name", "name"),
     ("WorkDir", "work_dir"),
     ("STDOUT", "stdout_path"),
     ("STDERR", "stderr_path"),
-    ("QOS", "qos"),
 )
 
 PARTITION_FORMAT = FIELD_SEP.join(["%R", "%a", "%l", "%L", "%D", "%C", "%N", "%P"])
@@ -41,33 +45,63 @@ HISTORY_FIELDS = (
 )
 
 
-def _queue_format() -> str:
-    names = [name for name, _ in QUEUE_FIELDS]
-    return ",".join(f"{n}:{FIELD_SEP}" for n in names[:-1]) + f",{names[-1]}:{RECORD_SEP}"
+def queue_separators(nonce: str) -> tuple[str, str]:
+    """The separators before each text field and after each record, for one squeue call.
+
+    ``nonce`` is fresh and random per call, so no job that exists before the call can hold them:
+    another user's job name cannot split a record or shift a field.
+    """
+    return "\x1f" + nonce, "\x1e" + nonce
 
 
-QUEUE_FORMAT = _queue_format()
+def queue_format(nonce: str) -> str:
+    """The ``--Format`` value for :func:`squeue` (suffixes are printed verbatim after each field)."""
+    text_sep, record_sep = queue_separators(nonce)
+    fixed = [f"{name}:{FIELD_SEP}" for name, _ in QUEUE_FIELDS[:-1]]
+    fixed.append(f"{QUEUE_FIELDS[-1][0]}:{text_sep}")
+    texts = [f"{name}:{text_sep}" for name, _ in QUEUE_TEXT_FIELDS[:-1]]
+    texts.append(f"{QUEUE_TEXT_FIELDS[-1][0]}:{record_sep}")
+    return ",".join(fixed + texts)
 
 
-def squeue(scope: Scope) -> list[str]:
+def squeue(scope: Scope, nonce: str) -> list[str]:
     """The queue, every state the controller still remembers. ``mine`` lets slurmctld pack only ours."""
-    argv = ["squeue", "--noheader", "--states=all", f"--Format={QUEUE_FORMAT}"]
+    argv = ["squeue", "--noheader", "--states=all", f"--Format={queue_format(nonce)}"]
     if scope == "mine":
         argv.append("--me")
     return argv
+
+
+def squeue_comments(nonce: str) -> list[str]:
+    """Our jobs' base ids and comments (where slurm-lab's submit tags live), every state."""
+    _, record_sep = queue_separators(nonce)
+    fmt = f"ArrayJobID:{FIELD_SEP},Comment:{record_sep}"
+    return ["squeue", "--noheader", "--me", "--states=all", f"--Format={fmt}"]
 
 
 def scontrol_show_job(job_id: str) -> list[str]:
     return ["scontrol", "show", "job", "--oneliner", job_id]
 
 
-def sbatch(flags: Sequence[str]) -> list[str]:
-    """sbatch reading the script from stdin; ``flags`` come from :func:`validation.sbatch_flags`."""
+def sbatch(flags: Sequence[str], tag: str | None = None) -> list[str]:
+    """sbatch reading the script from stdin; ``flags`` come from :func:`validation.sbatch_flags`.
+
+    ``tag`` (a word of ``[a-z0-9:-]``) is added to the job's comment, so the job can be found
+    again when sbatch's answer was lost (see idempotency.py).
+    """
+    flags = list(flags)
+    if tag is not None:
+        at = next((i for i, f in enumerate(flags) if f.startswith("--comment=")), None)
+        if at is None:
+            flags.append(f"--comment={tag}")
+        else:
+            flags[at] = f"{flags[at]} {tag}"
     return ["sbatch", "--parsable", *flags]
 
 
 def scancel(job_ids: Sequence[str]) -> list[str]:
-    return ["scancel", *job_ids]
+    """``--verbose``: without it scancel exits 0 and says nothing for unknown or finished jobs."""
+    return ["scancel", "--verbose", *job_ids]
 
 
 def scontrol_hold(job_ids: Sequence[str]) -> list[str]:

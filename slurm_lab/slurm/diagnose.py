@@ -8,12 +8,15 @@ from ..errors import (
     BackendUnavailable,
     CommandFailed,
     ControllerUnavailable,
+    JobFinished,
     JobNotFound,
     PermissionDenied,
     SlurmLabError,
     SlurmRejected,
 )
 
+#: The CLIs could not get a credential from munged (stopped, wrong socket): not the controller.
+_MUNGE = re.compile(r"Munge (?:encode|decode) failed: (.+)|Failed to access \"([^\"]+)\"")
 _CONTROLLER_DOWN = (
     "Unable to contact slurm controller",
     "Socket timed out on send/recv",
@@ -25,7 +28,8 @@ _CONTROLLER_DOWN = (
 )
 _NOT_CONFIGURED = ("Could not establish a configuration source", "Unable to process configuration file")
 _PERMISSION = ("Access/permission denied", "Invalid user id", "Permission denied", "Only root")
-_NOT_FOUND = ("Invalid job id specified", "Invalid job id")
+_NOT_FOUND = re.compile(r"Invalid job id|^Job \S+ not found", re.MULTILINE)
+_FINISHED = ("Job has already finished", "already completing or completed")
 _SUBMIT_FAILED = re.compile(r"Batch job submission failed: (.+)")
 _TOOL_PREFIX = re.compile(r"^\s*(?:[a-z_]+: )?(?:error|fatal): ", re.IGNORECASE)
 _PERMISSION_RC = 210
@@ -44,12 +48,17 @@ def diagnose(tool: str, returncode: int, stderr: str) -> SlurmLabError:
             f"{tool} cannot find the Slurm configuration; set SLURM_CONF "
             "(c.SlurmLab.slurm_conf) or configure the login node"
         )
+    munge = _MUNGE.search(stderr)
+    if munge:
+        return BackendUnavailable(f"munge: {munge.group(1) or munge.group(0)}")
     if any(s in stderr for s in _CONTROLLER_DOWN):
         return ControllerUnavailable(f"Slurm controller unavailable: {_first_meaningful(lines)}")
     if returncode == _PERMISSION_RC or any(s in stderr for s in _PERMISSION):
         return PermissionDenied(f"Slurm denied the request: {_first_meaningful(lines, _PERMISSION)}")
-    if any(s in stderr for s in _NOT_FOUND):
+    if _NOT_FOUND.search(stderr):
         return JobNotFound("no such job (Slurm: Invalid job id specified)")
+    if any(s in stderr for s in _FINISHED):
+        return JobFinished(f"the job has already finished (Slurm: {_first_meaningful(lines, _FINISHED)})")
     m = _SUBMIT_FAILED.search(stderr)
     if m:
         return SlurmRejected(m.group(1).strip())

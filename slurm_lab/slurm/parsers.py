@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+from ..errors import UnexpectedOutput
 from ..models import HistoricJob, Job, JobDetails, Partition
-from .argv import FIELD_SEP, QUEUE_FIELDS, RECORD_SEP
+from .argv import FIELD_SEP, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
+
+log = logging.getLogger("slurm_lab.parsers")
 
 _ABSENT = frozenset({"", "N/A", "(null)", "None", "n/a", "NONE", "Unknown"})
-_NFIELDS = len(QUEUE_FIELDS)
-_NAME_AT = [attr for _, attr in QUEUE_FIELDS].index("name")
+_NFIXED = len(QUEUE_FIELDS)
+_NPARTS = 1 + len(QUEUE_TEXT_FIELDS)
 
 
 def _opt(value: str) -> str | None:
     return None if value in _ABSENT else value
 
 
-def parse_queue(text: str) -> list[Job]:
-    """Parse ``squeue --Format`` output built by :func:`argv.squeue` into jobs.
+def parse_queue(text: str, nonce: str) -> list[Job]:
+    """Parse ``squeue --Format`` output built by :func:`argv.squeue` with the same ``nonce``.
 
-    Records end with RECORD_SEP so names holding newlines survive; a name holding FIELD_SEP
-    (possible when submitted outside slurm-lab) is rejoined from the surplus fields. This runs
-    on every refresh of big queues, hence the unrolled, call-free body.
+    Any byte may appear in a name or path (a newline, the separators of another call), so a
+    record that still does not split into the expected fields is skipped and logged, and the
+    rest are served. Output with no record slurm-lab understands raises UnexpectedOutput. This
+    runs on every refresh of big queues, hence the unrolled, call-free body.
     """
+    text_sep, record_sep = queue_separators(nonce)
     absent = _ABSENT
     jobs: list[Job] = []
     append = jobs.append
-    for record in text.split(RECORD_SEP):
-        f = record.lstrip("\n").split(FIELD_SEP)
-        if len(f) != _NFIELDS:
-            if f == [""]:
-                continue
-            f = _rejoin_name(f)
-        (jid, array_job, task, name, user, account, partition, state, reason, submit, start, end,
-         used, limit, nodes_n, cpus_n, nodes, work_dir, out, err, qos) = f  # fmt: skip
+    bad: list[str] = []
+    for record in text.split(record_sep):
+        parts = record.lstrip("\n").split(text_sep)
+        f = parts[0].split(FIELD_SEP)
+        if len(parts) != _NPARTS or len(f) != _NFIXED:
+            if record.strip():
+                bad.append(f[0][:20])
+            continue
+        (jid, array_job, task, user, uid, account, partition, state, reason, submit, start, end,
+         used, limit, nodes_n, cpus_n, nodes, qos) = f  # fmt: skip
+        _, name, work_dir, out, err = parts
         append(
             Job(
                 jid,
@@ -41,6 +50,7 @@ def parse_queue(text: str) -> list[Job]:
                 None if task in absent else task,
                 name,
                 user,
+                int(uid) if uid.isdigit() else None,
                 None if account in absent else account,
                 partition,
                 state,
@@ -59,14 +69,12 @@ def parse_queue(text: str) -> list[Job]:
                 None if qos in absent else qos,
             )
         )
+    if bad:
+        if not jobs:
+            raise UnexpectedOutput(f"squeue printed {len(bad)} records slurm-lab cannot read")
+        # Only the start of the id: the record's own text is another user's and may be hostile.
+        log.warning("skipped %d malformed squeue records (first starts %r)", len(bad), bad[0])
     return jobs
-
-
-def _rejoin_name(f: list[str]) -> list[str]:
-    surplus = len(f) - _NFIELDS
-    if surplus < 0:
-        raise ValueError(f"squeue record has {len(f)} fields, expected {_NFIELDS}")
-    return [*f[:_NAME_AT], FIELD_SEP.join(f[_NAME_AT : _NAME_AT + surplus + 1]), *f[_NAME_AT + surplus + 1 :]]
 
 
 # A key starts a token when preceded by a space: "Key=" where Key looks like a Slurm field name
@@ -95,11 +103,37 @@ def parse_key_values(line: str) -> dict[str, str]:
 
 
 def parse_job_details(text: str, job_id: str) -> JobDetails:
-    """``scontrol show job -o ID``: one line per job (several for an array); the first is used."""
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines:
-        raise ValueError("scontrol printed no job record")
-    return JobDetails(job_id=job_id, source="controller", fields=parse_key_values(lines[0]))
+    """``scontrol show job -o ID``: the record of exactly ``job_id`` (``123`` or ``123_4``).
+
+    An array's id prints one record per task or pending group; the one whose JobId is the id
+    asked for is kept. Records about any other job (the CLIs truncate ids to 32 bits) are never
+    returned: no matching record raises UnexpectedOutput.
+    """
+    array_id, _, task = job_id.partition("_")
+    records = [parse_key_values(ln) for ln in text.splitlines() if ln.startswith("JobId=")]
+    for fields in records:
+        if task and (fields.get("ArrayJobId"), fields.get("ArrayTaskId")) == (array_id, task):
+            return JobDetails(job_id, "controller", fields, parse_uid(fields.get("UserId")))
+        if not task and fields.get("JobId") == job_id:
+            return JobDetails(job_id, "controller", fields, parse_uid(fields.get("UserId")))
+    about = ", ".join(sorted({f.get("JobId", "?") for f in records})[:3]) or "no job"
+    raise UnexpectedOutput(f"scontrol show job {job_id} answered about {about}, not job {job_id}")
+
+
+def parse_tagged_job(text: str, nonce: str, tag: str) -> str | None:
+    """From :func:`argv.squeue_comments` output, the id of the job whose comment holds ``tag``."""
+    _, record_sep = queue_separators(nonce)
+    for record in text.split(record_sep):
+        job_id, sep, comment = record.lstrip("\n").partition(FIELD_SEP)
+        if sep and job_id.isdigit() and tag in comment.split():
+            return job_id
+    return None
+
+
+def parse_uid(value: str | None) -> int | None:
+    """The number in scontrol's ``UserId=alice(1001)``."""
+    m = re.search(r"\((\d+)\)$", value or "")
+    return int(m.group(1)) if m else None
 
 
 def parse_partitions(text: str) -> list[Partition]:
@@ -214,6 +248,22 @@ def parse_config(text: str) -> dict[str, str]:
         if sep and key.strip() and " " not in key.strip():
             out[key.strip()] = value.strip()
     return out
+
+
+#: Where libmunge looks when slurm.conf names no socket (Debian and most builds).
+DEFAULT_MUNGE_SOCKET = "/run/munge/munge.socket.2"
+
+
+def parse_munge_socket(slurm_conf: str) -> str:
+    """The munge socket Slurm's CLIs use: ``AuthInfo=...socket=PATH`` in slurm.conf, else the default."""
+    for line in slurm_conf.splitlines():
+        key, _, value = line.split("#", 1)[0].strip().partition("=")
+        if key.strip().lower() == "authinfo":
+            for item in value.split(","):
+                name, _, path = item.strip().partition("=")
+                if name == "socket" and path:
+                    return path
+    return DEFAULT_MUNGE_SOCKET
 
 
 def parse_ping(text: str) -> bool:

@@ -6,22 +6,26 @@ from slurm_lab.slurm import argv
 
 
 def test_squeue_scope() -> None:
-    mine, everyone = argv.squeue("mine"), argv.squeue("all")
+    mine, everyone = argv.squeue("mine", "n"), argv.squeue("all", "n")
     assert mine[:3] == ["squeue", "--noheader", "--states=all"] and mine[-1] == "--me"
     assert "--me" not in everyone and not any(a.startswith("-u") for a in everyone)
-    fmt = everyone[3]
-    assert fmt.startswith("--Format=JobArrayID:\x1f,") and fmt.endswith("QOS:\x1e")
-    assert fmt.count("\x1f") == len(argv.QUEUE_FIELDS) - 1
+    assert everyone[3] == f"--Format={argv.queue_format('n')}"
 
 
 def test_actions() -> None:
-    assert argv.scancel(["1", "2_3"]) == ["scancel", "1", "2_3"]
+    assert argv.scancel(["1", "2_3"]) == ["scancel", "--verbose", "1", "2_3"]
     assert argv.scontrol_hold(["1", "2"]) == ["scontrol", "hold", "1,2"]
     assert argv.scontrol_release(["7"]) == ["scontrol", "release", "7"]
 
 
 def test_sbatch_reads_the_script_from_stdin() -> None:
     assert argv.sbatch(["--partition=debug"]) == ["sbatch", "--parsable", "--partition=debug"]
+
+
+def test_sbatch_tag_joins_the_comment() -> None:
+    assert argv.sbatch(["-p=x"], "slurm-lab:ab")[-1] == "--comment=slurm-lab:ab"
+    tagged = argv.sbatch(["--comment=nightly run", "--hold"], "slurm-lab:ab")
+    assert tagged == ["sbatch", "--parsable", "--comment=nightly run slurm-lab:ab", "--hold"]
 
 
 def test_sacct() -> None:

@@ -7,6 +7,12 @@ import pytest
 from slurm_lab import errors
 from slurm_lab.slurm.diagnose import diagnose
 
+MUNGE_DOWN = (
+    "squeue: error: If munged is up, restart with --num-threads=10\n"
+    'squeue: error: Munge encode failed: Failed to access "/run/munge/munge.socket.2": No such file or directory (Did you start munged?)\n'
+    "squeue: error: slurm_send_node_msg: auth_g_create: REQUEST_JOB_INFO has authentication error\n"
+    "slurm_load_jobs error: Protocol authentication error\n"
+)
 CASES = [
     ("squeue", 1, "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n", errors.ControllerUnavailable),
     ("squeue", 1, "squeue: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host\nsqueue: fatal: Could not establish a configuration source\n", errors.BackendUnavailable),
@@ -17,6 +23,12 @@ CASES = [
     ("sbatch", 255, "sbatch: error: Invalid --time specification\n", errors.SlurmRejected),
     ("sbatch", 1, "sbatch: error: Batch job submission failed: Slurm temporarily unable to accept job, sleeping and retrying\n", errors.ControllerUnavailable),
     ("sinfo", 1, "sinfo: error: something new\n", errors.CommandFailed),
+    ("scontrol", 1, "Job has already finished for job 10\nslurm_suspend error: Job has already finished\n", errors.JobFinished),
+    ("scontrol", 1, "9_99: Invalid job id specified\n", errors.JobNotFound),
+    ("scontrol", 1, "Job 5_99 not found\n", errors.JobNotFound),
+    ("scancel", 0, "scancel: error: Kill job error on job id 10: Job/step already completing or completed\n", errors.JobFinished),
+    ("squeue", 1, MUNGE_DOWN, errors.BackendUnavailable),
+    ("sbatch", 1, "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n", errors.ControllerUnavailable),
 ]  # fmt: skip
 
 
@@ -32,3 +44,9 @@ def test_messages_quote_slurm() -> None:
     msg = diagnose("scancel", 210, CASES[2][2]).message
     assert msg == "Slurm denied the request: Kill job error on job id 3: Access/permission denied"
     assert "something new" in diagnose("sinfo", 1, "sinfo: error: something new\n").message
+
+
+def test_a_munge_outage_is_named_as_such_not_as_the_controller() -> None:
+    error = diagnose("squeue", 1, MUNGE_DOWN)
+    assert error.message.startswith("munge: Failed to access")
+    assert "controller" not in error.message.lower()

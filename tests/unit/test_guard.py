@@ -1,4 +1,4 @@
-"""ControllerGuard: a slow read is cut short only when a ping says the controller is down."""
+"""ControllerGuard: a slow read is cut short only when the probe says Slurm cannot answer."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from slurm_lab.guard import ControllerGuard
 
 
 class Pinger:
-    """Just enough of a backend for the guard: ``ping`` answers what the test says."""
+    """Just enough of a backend for the guard: ``probe`` answers what the test says."""
 
     def __init__(self, up: bool) -> None:
         self.up = up
         self.pings = 0
 
-    async def ping(self) -> bool:
+    async def probe(self) -> ControllerUnavailable | None:
         self.pings += 1
-        return self.up
+        return None if self.up else ControllerUnavailable("down")
 
 
 async def slow(seconds: float, value: Any = "done") -> Any:

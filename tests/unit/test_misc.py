@@ -15,28 +15,52 @@ from slurm_lab.backends.cli import _decode_whole_chars
 from slurm_lab.config import SlurmLab
 from slurm_lab.errors import IdempotencyConflict
 from slurm_lab.idempotency import IdempotencyStore
-from slurm_lab.models import SubmitResult
 
 
 @pytest.mark.asyncio
-async def test_idempotency_store_survives_restart(tmp_path: Path) -> None:
+async def test_idempotency_claims_wait_for_each_other_and_survive_restart(tmp_path: Path) -> None:
     path = tmp_path / "idem.jsonl"
-    calls = []
-
-    async def submit() -> SubmitResult:
-        calls.append(1)
-        await asyncio.sleep(0.01)
-        return SubmitResult(str(100 + len(calls)))
-
     store = IdempotencyStore(path, ttl=60)
-    results = await asyncio.gather(*(store.submit_once("k", "fp", submit) for _ in range(5)))
-    assert {r.job_id for r, _ in results} == {"101"} and len(calls) == 1
-    assert sorted(replayed for _, replayed in results) == [False, True, True, True, True]
+    made: list[str] = []
+
+    async def request() -> tuple[str, bool]:
+        async with store.claim("k", "fp") as claim:
+            if claim.job_id is not None:
+                return claim.job_id, True
+            store.attempting(claim)
+            await asyncio.sleep(0.01)
+            made.append("101")
+            store.succeeded(claim, "101")
+            return "101", False
+
+    results = await asyncio.gather(*(request() for _ in range(5)))
+    assert made == ["101"] and sorted(results) == [("101", False)] + [("101", True)] * 4
+    assert not store._locks  # no lock outlives its requests
     again = IdempotencyStore(path, ttl=60)  # a restarted server
-    assert await again.submit_once("k", "fp", submit) == (SubmitResult("101"), True)
+    async with again.claim("k", "fp") as claim:
+        assert claim.job_id == "101"
     with pytest.raises(IdempotencyConflict):
-        await again.submit_once("k", "other body", submit)
+        async with again.claim("k", "other body"):
+            pass
     assert path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_outcome_is_remembered_and_a_refusal_frees_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "idem.jsonl"
+    store = IdempotencyStore(path, ttl=60)
+    async with store.claim("lost", "fp") as claim:
+        store.attempting(claim)  # ... and the server is killed before sbatch answers
+        tag = claim.tag
+    async with store.claim("refused", "fp") as claim:
+        store.attempting(claim)
+        store.failed(claim)
+    restarted = IdempotencyStore(path, ttl=60)
+    async with restarted.claim("lost", "fp") as claim:
+        assert claim.attempted and claim.job_id is None and claim.tag == tag
+    async with restarted.claim("refused", "fp") as claim:
+        assert not claim.attempted and claim.tag != tag
+    assert len(restarted) == 1
 
 
 def test_decode_leaves_a_cut_character_for_the_next_read() -> None:

@@ -2,41 +2,62 @@
 
 from __future__ import annotations
 
+import pytest
+
+from slurm_lab.errors import UnexpectedOutput
 from slurm_lab.slurm import argv, parsers
 from tests.conftest import fixture_text
 
 
-def test_queue_parses_every_record_including_awkward_names() -> None:
-    jobs = {j.job_id: j for j in parsers.parse_queue(fixture_text("squeue_all.txt"))}
-    assert list(jobs) == ["4", "3", "2_[1-5]", "1", "5", "7", "6_[0-3]", "8"]
-    assert jobs["7"].name == "multi\nline"  # a newline in a name cannot split a record
-    assert jobs["1"].name == "hello <b>x</b> a"
-    assert jobs["3"].name == "a_very_long_job_name_that_exceeds_twenty_chars_for_sure_yes"
-    arr = jobs["6_[0-3]"]
-    assert (arr.array_job_id, arr.array_task_id, arr.state, arr.reason) == (
-        6,
-        "0-3",
-        "PENDING",
-        "JobHeldUser",
-    )
-    assert jobs["4"].array_job_id is None and jobs["4"].array_task_id is None
-    done = jobs["1"]
-    assert done.state == "COMPLETED" and done.nodes == "vm" and done.time_used == "0:02"
-    assert done.stdout_path == "/work/main/slurm-1.out" and done.account is None
-    assert jobs["8"].partition == "long" and jobs["8"].time_limit == "7-00:00:00"
-    assert jobs["8"].start_time is None
+NONCE = "TESTNONCE"  # squeue_all.txt was captured with argv.queue_format("TESTNONCE")
 
 
-def test_queue_rejoins_a_name_holding_the_field_separator() -> None:
-    record = fixture_text("squeue_all.txt").split(argv.RECORD_SEP)[0]
-    fields = record.split(argv.FIELD_SEP)
-    fields[3] = "a" + argv.FIELD_SEP + "b"
-    (job,) = parsers.parse_queue(argv.FIELD_SEP.join(fields) + argv.RECORD_SEP + "\n")
-    assert job.name == "a\x1fb" and job.user == "root"
+def test_queue_parses_every_record_including_hostile_names_and_paths() -> None:
+    jobs = {j.job_id: j for j in parsers.parse_queue(fixture_text("squeue_all.txt"), NONCE)}
+    assert set(jobs) == {"2", "11_[0]", "14", "15_[1-5]", "16", "17", "18", "19"}
+    assert jobs["16"].name == "multi\nline"  # a newline in a name cannot split a record
+    assert jobs["17"].name == "hello <b>x</b> a"
+    # Another user's job built to trip the parser: the separators of a fixed format, in its
+    # name and output paths, land in those fields and nowhere else.
+    assert jobs["18"].name == "a\x1eb" and jobs["18"].user == "slab-bob" and jobs["18"].user_id == 1002
+    bob = jobs["19"]
+    assert bob.name == "x\x1fy\x1f\x1f" and bob.state == "PENDING" and bob.reason == "JobHeldUser"
+    assert bob.stdout_path == "/tmp/bobdir/o\x1fut\x1e.txt" and bob.stderr_path == "/tmp/bobdir/e\nrr"
+    assert bob.work_dir == "/tmp/bobdir" and bob.qos is None
+    arr = jobs["15_[1-5]"]
+    assert (arr.array_job_id, arr.array_task_id, arr.state, arr.reason) == (15, "1-5", "PENDING", "JobHeldUser")
+    assert jobs["14"].array_job_id is None and jobs["14"].array_task_id is None
+    running = jobs["14"]
+    assert running.state == "RUNNING" and running.nodes == "vm" and running.user == "slab-alice"
+    assert running.stdout_path == "/tmp/slurm-14.out" and running.account is None and running.num_cpus == 1
+    assert jobs["17"].partition == "long" and jobs["17"].time_limit == "7-00:00:00"
+    assert jobs["17"].start_time is None
+
+
+def test_a_record_forged_with_another_calls_separators_is_skipped_not_misread() -> None:
+    text = fixture_text("squeue_all.txt")
+    text_sep, record_sep = argv.queue_separators(NONCE)
+    records = text.split(record_sep)
+    # A name holding this very call's separators (it cannot know them: they are random per
+    # call): the record no longer splits into the expected fields and is dropped, alone.
+    forged = records[0].replace("x\x1fy", "x" + text_sep + "y", 1)
+    jobs = parsers.parse_queue(record_sep.join([forged, *records[1:]]), NONCE)
+    assert "19" not in {j.job_id for j in jobs} and len(jobs) == len(records) - 2
+    # The same text read with another nonce has no record it understands: a typed error.
+    with pytest.raises(UnexpectedOutput):
+        parsers.parse_queue(text, "OTHERNONCE")
+
+
+def test_queue_format_puts_user_text_last_behind_the_nonce() -> None:
+    fmt = argv.queue_format("N0NCE")
+    assert fmt.startswith("JobArrayID:\x1f,") and fmt.endswith("STDERR:\x1eN0NCE")
+    assert fmt.count("\x1fN0NCE") == len(argv.QUEUE_TEXT_FIELDS)
+    assert [n for n, _ in argv.QUEUE_TEXT_FIELDS] == ["Name", "WorkDir", "STDOUT", "STDERR"]
 
 
 def test_empty_queue() -> None:
-    assert parsers.parse_queue("") == []
+    assert parsers.parse_queue("", NONCE) == []
+    assert parsers.parse_queue("\n", NONCE) == []
 
 
 def test_key_values_keep_spaces_and_odd_keys() -> None:
@@ -59,6 +80,33 @@ def test_free_text_names_cannot_forge_keys() -> None:
 def test_job_details() -> None:
     details = parsers.parse_job_details(fixture_text("scontrol_show_job_array.txt"), "2")
     assert details.source == "controller" and details.fields["ArrayJobId"] == "2"
+    assert details.user_id == 0
+
+
+def test_job_details_are_about_exactly_the_job_asked_for() -> None:
+    text = fixture_text("scontrol_show_job_array_running.txt")  # array 20: tasks 0, 1 run, 2-3 wait
+    assert parsers.parse_job_details(text, "20_1").fields["JobId"] == "22"
+    assert parsers.parse_job_details(text, "20_0").fields["JobId"] == "21"
+    assert parsers.parse_job_details(text, "22").fields["ArrayTaskId"] == "1"
+    assert parsers.parse_job_details(text, "20").fields["ArrayTaskId"] == "2-3"
+    assert parsers.parse_job_details(text, "20").user_id == 1001
+    # What scontrol printed for 4294967316 (2**32 + 20): job 20. Never served as that job.
+    for other in ["4294967316", "20_9", "21_0", "2"]:
+        with pytest.raises(UnexpectedOutput, match="answered about"):
+            parsers.parse_job_details(text, other)
+
+
+def test_tagged_job_lookup() -> None:
+    text_sep, record_sep = argv.queue_separators("N")
+    text = f"7\x1f(null){record_sep}\n8\x1fnightly slurm-lab:ab12{record_sep}\n9\x1fslurm-lab:ab123{record_sep}\n"
+    assert parsers.parse_tagged_job(text, "N", "slurm-lab:ab12") == "8"
+    assert parsers.parse_tagged_job(text, "N", "slurm-lab:ffff") is None
+
+
+def test_munge_socket_from_slurm_conf() -> None:
+    conf = "AuthType=auth/munge\nAuthInfo=cred_expire=30,socket=/var/run/m/munge.sock # x\n"
+    assert parsers.parse_munge_socket(conf) == "/var/run/m/munge.sock"
+    assert parsers.parse_munge_socket("AuthType=auth/munge\n") == parsers.DEFAULT_MUNGE_SOCKET
 
 
 def test_partitions() -> None:

@@ -9,7 +9,10 @@ import pytest
 from slurm_lab import validation
 from slurm_lab.errors import InvalidInput
 
-HOSTILE = ["1;ls", "١٢", "1\n2", "$(id)", "`id`", "-1", "1 2", "../1", "1_", "", "１"]
+HOSTILE = ["1;ls", "١٢", "1\n2", "$(id)", "`id`", "-1", "1 2", "../1", "1_", "", "１",
+           # The CLIs truncate ids to 32 bits: 2**32 + 10935 would act on job 10935.
+           "4294967296", "4294978231", "4294967294", "4294967295", "99999999999", "0", "007",
+           "1_4000001", "1_01", "12_99999999"]  # fmt: skip
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -19,7 +22,7 @@ def test_job_id_rejects(value: str) -> None:
     assert err.value.field == "job_id"
 
 
-@pytest.mark.parametrize("value", ["1", "123456", "42_7"])
+@pytest.mark.parametrize("value", ["1", "123456", "42_7", "4294967293", "7_0", "7_4000000"])
 def test_job_id_accepts(value: str) -> None:
     assert validation.job_id(value) == value
 
@@ -109,3 +112,9 @@ def test_since() -> None:
     assert validation.since("2026-11-01T08:00") == "2026-11-01T08:00"
     with pytest.raises(InvalidInput, match="since"):
         validation.since("yesterday; rm -rf")
+
+
+@pytest.mark.parametrize("value", ["2026-13-45", "2026-02-30", "2026-11-01T25:00", "2026-11-01T08:61"])
+def test_since_must_be_a_real_date(value: str) -> None:
+    with pytest.raises(InvalidInput, match="since: .* not a date"):
+        validation.since(value)

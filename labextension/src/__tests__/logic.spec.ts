@@ -8,6 +8,7 @@ function job(id: string, extra: Partial<IJob> = {}): IJob {
     array_task_id: null,
     name: `job-${id}`,
     user: 'alice',
+    user_id: 1001,
     account: null,
     partition: 'debug',
     state: 'PENDING',
