@@ -84,7 +84,10 @@ class ProgramNotFound(BackendUnavailable):
 
 
 class CommandTimeout(SlurmLabError):
+    """A command ran out of time; ``partial_stderr`` is what it had said (never sent to clients)."""
+
     reason = "command_timeout"
+    partial_stderr = ""
 
 
 class CommandFailed(SlurmLabError):

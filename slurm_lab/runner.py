@@ -55,12 +55,15 @@ async def run_command(
     except PermissionError as exc:
         raise ProgramNotFound(f"{argv[0]} is not executable") from exc
 
+    out, err = bytearray(), bytearray()
     try:
-        out, err = await asyncio.wait_for(_communicate(proc, stdin, max_output), timeout)
+        await asyncio.wait_for(_communicate(proc, stdin, max_output, out, err), timeout)
     except asyncio.TimeoutError:
         _kill_group(proc)
         await proc.wait()
-        raise CommandTimeout(f"{_name(argv)} did not finish within {timeout:g} s") from None
+        error = CommandTimeout(f"{_name(argv)} did not finish within {timeout:g} s")
+        error.partial_stderr = err.decode("utf-8", "replace")
+        raise error from None
     except _TooMuchOutput:
         _kill_group(proc)
         await proc.wait()
@@ -81,8 +84,10 @@ class _TooMuchOutput(Exception):
 
 
 async def _communicate(
-    proc: asyncio.subprocess.Process, stdin: bytes | None, max_output: int
-) -> tuple[bytes, bytes]:
+    proc: asyncio.subprocess.Process, stdin: bytes | None, max_output: int, out: bytearray, err: bytearray
+) -> None:
+    """Feed stdin and collect stdout/stderr into ``out``/``err`` (kept if the caller gives up)."""
+
     async def feed() -> None:
         if stdin is None or proc.stdin is None:
             return
@@ -94,18 +99,15 @@ async def _communicate(
         finally:
             proc.stdin.close()
 
-    async def drain(stream: asyncio.StreamReader | None) -> bytes:
-        buf = bytearray()
+    async def drain(stream: asyncio.StreamReader | None, buf: bytearray) -> None:
         if stream is None:
-            return b""
+            return
         while chunk := await stream.read(1 << 16):
             buf += chunk
             if len(buf) > max_output:
                 raise _TooMuchOutput
-        return bytes(buf)
 
-    _, out, err = await asyncio.gather(feed(), drain(proc.stdout), drain(proc.stderr))
-    return out, err
+    await asyncio.gather(feed(), drain(proc.stdout, out), drain(proc.stderr, err))
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

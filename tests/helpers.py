@@ -231,3 +231,26 @@ def _answers(url: str) -> bool:
         return httpx.get(url).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@contextmanager
+def paused(cluster: DevCluster, daemon: str) -> Iterator[None]:
+    """``daemon`` frozen with SIGSTOP (a hung slurmctld or munged) until the block ends."""
+    cluster.pause(daemon)
+    try:
+        yield
+    finally:
+        cluster.pause(daemon, paused=False)
+
+
+def run_as(user: str, *argv: str) -> None:
+    """Run a plain program (mkfifo, ln, ...) as ``user``; raises on failure."""
+    subprocess.run(user_argv(user, argv), check=True, capture_output=True, timeout=30)
+
+
+def squeue_ids(cluster: DevCluster, user: str, name: str) -> list[str]:
+    """Ids of ``user``'s jobs named ``name``, every state Slurm still remembers."""
+    out = slurm_as(
+        cluster, user, "squeue", "--noheader", "--me", "--states=all", f"--name={name}", "-o", "%i"
+    )
+    return out.split()

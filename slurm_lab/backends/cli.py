@@ -15,6 +15,7 @@ from ..errors import (
     BackendUnavailable,
     CommandTimeout,
     ControllerUnavailable,
+    JobFinished,
     OutputNotAvailable,
     SlurmLabError,
     UnexpectedOutput,
@@ -35,7 +36,7 @@ from ..models import (
 from ..runner import CommandResult
 from ..slurm import argv as build
 from ..slurm import parsers
-from ..slurm.diagnose import diagnose
+from ..slurm.diagnose import diagnose, error_lines
 from .base import Action, SlurmBackend
 
 _ACTION_ARGV = {
@@ -114,7 +115,9 @@ class CliBackend(SlurmBackend):
             ping = await self.run(build.scontrol_ping(), timeout=PING_DEADLINE)
         except BackendUnavailable as exc:
             return exc
-        except CommandTimeout:
+        except CommandTimeout as exc:
+            if "munge" in exc.partial_stderr.lower():  # Slurm retries munge for 2 s, saying so first
+                return BackendUnavailable(f"munge: munged does not answer ({_last_line(exc.partial_stderr)})")
             return ControllerUnavailable(
                 f"Slurm controller unavailable (scontrol ping: no answer within {PING_DEADLINE:g} s)"
             )
@@ -207,7 +210,10 @@ class CliBackend(SlurmBackend):
         for job_id in job_ids:
             if job_id in failed:
                 error = diagnose(argv[0], result.returncode or 1, failed[job_id])
-                results.append(ActionResult(job_id, False, error.message, error.reason))
+                if action == "cancel" and isinstance(error, JobFinished):
+                    results.append(ActionResult(job_id, True, "already finished"))  # DELETE is idempotent
+                else:
+                    results.append(ActionResult(job_id, False, error.message, error.reason))
             else:
                 results.append(ActionResult(job_id, True))
         return results
@@ -224,6 +230,11 @@ class CliBackend(SlurmBackend):
             data, size = await self.read_owned_file(path, 0, limit, owner_uid)
         text, used = _decode_whole_chars(data)
         return OutputChunk(job_id, stream, path, offset, offset + used, size, text)
+
+
+def _last_line(text: str) -> str:
+    lines = error_lines(text)
+    return lines[-1][:200] if lines else ""
 
 
 def _parsed(tool: str, parse: Callable[[], T]) -> T:

@@ -25,6 +25,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..errors import BackendUnavailable, CommandFailed, CommandTimeout, OutputNotAvailable, OutputRefused
 from ..runner import CommandResult
+from ..slurm import parsers
 from .cli import CliBackend
 from .owned_files import refusal
 
@@ -162,6 +163,7 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         self._sftp_starting = asyncio.Lock()
         # One channel stays reserved for the SFTP session.
         self._channels = asyncio.Semaphore(max(1, self.max_channels - 1))
+        self._munge_socket: str | None = None
         self._failures = 0
         self._next_attempt = 0.0
         self._last_error: str | None = None
@@ -327,13 +329,13 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         conn: Any,
         timeout: float,
     ) -> tuple[bytes, bytes, int]:
-        async def drain(stream: asyncssh.SSHReader[bytes]) -> bytes:
-            buf = bytearray()
+        out, err = bytearray(), bytearray()
+
+        async def drain(stream: asyncssh.SSHReader[bytes], buf: bytearray) -> None:
             while chunk := await stream.read(1 << 16):
                 buf += chunk
                 if len(buf) > self.max_output_bytes:
                     raise CommandFailed(f"{name} printed more than {self.max_output_bytes} bytes")
-            return bytes(buf)
 
         async def feed() -> None:
             if stdin:
@@ -342,13 +344,17 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             process.stdin.write_eof()
 
         try:
-            _, out, err = await asyncio.wait_for(
-                asyncio.gather(feed(), drain(process.stdout), drain(process.stderr)), timeout
-            )
+            gathered = asyncio.gather(feed(), drain(process.stdout, out), drain(process.stderr, err))
+            # When the guard gives up on us, wait_for cancels this future without reading its
+            # outcome; read it, or asyncio logs "exception was never retrieved" with a traceback.
+            gathered.add_done_callback(lambda f: f.cancelled() or f.exception())
+            await asyncio.wait_for(gathered, timeout)
             await asyncio.wait_for(process.wait_closed(), timeout)
         except asyncio.TimeoutError:
             process.close()
-            raise CommandTimeout(f"{name} did not finish within {timeout:g} s over SSH") from None
+            error = CommandTimeout(f"{name} did not finish within {timeout:g} s over SSH")
+            error.partial_stderr = err.decode("utf-8", "replace")
+            raise error from None
         except _CONNECTION_LOST as exc:
             self._drop(conn)
             raise BackendUnavailable(f"SSH connection to {self.host} lost during {name}: {exc}") from None
@@ -358,7 +364,7 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         status = process.exit_status
         if status is None:  # killed by a signal on the login node
             status = 128 + 15
-        return out, err, status
+        return bytes(out), bytes(err), status
 
     async def read_file(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
         try:
@@ -378,6 +384,29 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
                 self._drop(self._conn)
             raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
+
+    async def auth_problem(self) -> str | None:
+        """munged stopped on the login node, told from its socket being gone (an SFTP stat),
+        once that socket was seen: a wrong guess of its path must never report munge down."""
+        try:
+            sftp = await self._sftp_client()
+            if self._munge_socket is None:
+                conf = self.remote_env.get("SLURM_CONF", "/etc/slurm/slurm.conf")
+                async with sftp.open(conf, "rb") as fh:
+                    text = await fh.read(1 << 20)
+                path = parsers.parse_munge_socket(
+                    text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+                )
+                await sftp.stat(path)
+                self._munge_socket = path
+                return None
+            await sftp.stat(self._munge_socket)
+        except asyncssh.SFTPNoSuchFile:
+            if self._munge_socket is not None:
+                return f"no munged socket at {self._munge_socket} on {self.host} (is munged running?)"
+        except (asyncssh.Error, OSError, BackendUnavailable):
+            pass  # unknown: the probe's ping decides
+        return None
 
     async def read_owned_file(self, path: str, offset: int, limit: int, owner_uid: int) -> tuple[bytes, int]:
         """The rules of owned_files over SFTP: stat (which never blocks) before open, and a

@@ -127,6 +127,13 @@ class DevCluster:
             if name in only:
                 self.layout.pidfile(name).unlink(missing_ok=True)
 
+    def pause(self, name: str, paused: bool = True) -> None:
+        """Freeze (SIGSTOP) or thaw (SIGCONT) one daemon: a hung controller or munged, for real."""
+        status = next(d for d in self.daemon_status() if d.name == name)
+        if not status.running or status.pid is None:
+            raise DevClusterError(f"{name} is not running")
+        os.kill(status.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     # ----------------------------------------------------------------- internals
     def _spec(self) -> ClusterSpec:
         node_line = subprocess.run(

@@ -8,7 +8,6 @@ from slurm_lab.errors import UnexpectedOutput
 from slurm_lab.slurm import argv, parsers
 from tests.conftest import fixture_text
 
-
 NONCE = "TESTNONCE"  # squeue_all.txt was captured with argv.queue_format("TESTNONCE")
 
 
@@ -25,7 +24,12 @@ def test_queue_parses_every_record_including_hostile_names_and_paths() -> None:
     assert bob.stdout_path == "/tmp/bobdir/o\x1fut\x1e.txt" and bob.stderr_path == "/tmp/bobdir/e\nrr"
     assert bob.work_dir == "/tmp/bobdir" and bob.qos is None
     arr = jobs["15_[1-5]"]
-    assert (arr.array_job_id, arr.array_task_id, arr.state, arr.reason) == (15, "1-5", "PENDING", "JobHeldUser")
+    assert (arr.array_job_id, arr.array_task_id, arr.state, arr.reason) == (
+        15,
+        "1-5",
+        "PENDING",
+        "JobHeldUser",
+    )
     assert jobs["14"].array_job_id is None and jobs["14"].array_task_id is None
     running = jobs["14"]
     assert running.state == "RUNNING" and running.nodes == "vm" and running.user == "slab-alice"
@@ -97,7 +101,7 @@ def test_job_details_are_about_exactly_the_job_asked_for() -> None:
 
 
 def test_tagged_job_lookup() -> None:
-    text_sep, record_sep = argv.queue_separators("N")
+    record_sep = argv.queue_separators("N")[1]
     text = f"7\x1f(null){record_sep}\n8\x1fnightly slurm-lab:ab12{record_sep}\n9\x1fslurm-lab:ab123{record_sep}\n"
     assert parsers.parse_tagged_job(text, "N", "slurm-lab:ab12") == "8"
     assert parsers.parse_tagged_job(text, "N", "slurm-lab:ffff") is None

@@ -116,5 +116,5 @@ def test_since() -> None:
 
 @pytest.mark.parametrize("value", ["2026-13-45", "2026-02-30", "2026-11-01T25:00", "2026-11-01T08:61"])
 def test_since_must_be_a_real_date(value: str) -> None:
-    with pytest.raises(InvalidInput, match="since: .* not a date"):
+    with pytest.raises(InvalidInput, match=r"since: .* not a date"):
         validation.since(value)
