@@ -244,6 +244,17 @@ class OpenAPIHandler(SlurmLabHandler):
         self.finish(files("slurm_lab").joinpath("openapi.yaml").read_bytes())
 
 
+class NoSuchRouteHandler(SlurmLabHandler):
+    """Any other path under the API: a JSON 404 (not Jupyter's HTML page) naming the spec."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        raise web.HTTPError(404, "no such slurm-lab API route; see openapi.yaml")
+
+    post = put = patch = delete = get
+
+
 async def act_on_one(service: SlurmLabService, action: str, job_id: str) -> ActionResult:
     """Act on one job, raising its typed error (403, 404, ...) when Slurm refused."""
     (result,) = await service.act(action, [job_id])  # type: ignore[arg-type]
@@ -267,5 +278,6 @@ def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
         (r"status", StatusHandler),
         (r"history", HistoryHandler),
         (r"openapi.yaml", OpenAPIHandler),
+        (r".*", NoSuchRouteHandler),
     ]
     return [(url_path_join("/", API_PREFIX, path), handler) for path, handler in routes]

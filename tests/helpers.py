@@ -63,6 +63,7 @@ class LabServer:
     user: str
     log: Path
     backend: str = "local"
+    pid: int = 0  # the server process (setpriv and env exec into it)
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(
@@ -120,7 +121,7 @@ def lab_server(
         proc = subprocess.Popen(
             user_argv(user, argv, server_env), stdout=out, stderr=subprocess.STDOUT, cwd=entry.pw_dir
         )
-    server = LabServer(f"http://127.0.0.1:{port}/", token, user, log, backend)
+    server = LabServer(f"http://127.0.0.1:{port}/", token, user, log, backend, proc.pid)
     try:
         with server.client() as client:
             # Any answer from the extension will do (503 is an answer); 404 means not loaded yet.
@@ -254,3 +255,11 @@ def squeue_ids(cluster: DevCluster, user: str, name: str) -> list[str]:
         cluster, user, "squeue", "--noheader", "--me", "--states=all", f"--name={name}", "-o", "%i"
     )
     return out.split()
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of process ``pid``, in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")

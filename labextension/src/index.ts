@@ -69,8 +69,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
         );
       }
     } catch (reason) {
+      // A 503 is the extension answering that Slurm (munge, SSH, the CLIs) cannot be reached.
+      const answered = reason instanceof ApiError && reason.status !== 404;
       Notification.error(
-        'slurm-lab: the server extension is not answering. Is slurm-lab installed where the Jupyter server runs?'
+        answered
+          ? `slurm-lab: ${reason.message}`
+          : 'slurm-lab: the server extension is not answering. Is slurm-lab installed where the Jupyter server runs?'
       );
     }
     const settings = settingRegistry

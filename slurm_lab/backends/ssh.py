@@ -16,14 +16,21 @@ import posixpath
 import re
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
 from traitlets import Dict, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import LoggingConfigurable
 
-from ..errors import BackendUnavailable, CommandFailed, CommandTimeout, OutputNotAvailable, OutputRefused
+from ..errors import (
+    BackendUnavailable,
+    CommandFailed,
+    CommandTimeout,
+    OutputNotAvailable,
+    OutputRefused,
+    SlurmLabError,
+)
 from ..runner import CommandResult
 from ..slurm import parsers
 from .cli import CliBackend
@@ -367,23 +374,7 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         return bytes(out), bytes(err), status
 
     async def read_file(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
-        try:
-            sftp = await self._sftp_client()
-            async with sftp.open(path, "rb") as fh:
-                size = (await fh.stat()).size or 0
-                await fh.seek(min(offset, size))
-                data = await fh.read(limit) if limit else b""
-                return data if isinstance(data, bytes) else data.encode(), size
-        except asyncssh.SFTPNoSuchFile:
-            raise OutputNotAvailable(f"{path} does not exist yet (the job may not have started)") from None
-        except asyncssh.SFTPPermissionDenied:
-            raise OutputNotAvailable(f"{path} is not readable by {self.user} on {self.host}") from None
-        except asyncssh.SFTPError as exc:
-            raise OutputNotAvailable(f"cannot read {path} over SFTP: {exc.reason}") from None
-        except (*_CONNECTION_LOST, asyncssh.Error) as exc:
-            if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
-                self._drop(self._conn)
-            raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
+        return await self._sftp_read(path, lambda sftp: _read_slice(sftp, path, offset, limit))
 
     async def auth_problem(self) -> str | None:
         """munged stopped on the login node, told from its socket being gone (an SFTP stat),
@@ -413,40 +404,42 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
         deadline; an open stuck on a FIFO swapped in meanwhile costs the SFTP session, not us."""
         if not posixpath.isabs(path):
             raise OutputNotAvailable(f"{path} is not an absolute path")
-        reader = f"{self.user} on {self.host}"
+
+        async def read(sftp: asyncssh.SFTPClient) -> tuple[bytes, int]:
+            real = str(await sftp.realpath(path))
+            attrs = await sftp.stat(real)
+            uid = attrs.uid if attrs.uid is not None else -1
+            problem = refusal(path, real, attrs.permissions or 0, uid, owner_uid)
+            if problem:
+                raise problem
+            return await _read_slice(sftp, real, offset, limit)
+
+        return await self._sftp_read(path, read, refuse=OutputRefused)
+
+    async def _sftp_read(
+        self,
+        path: str,
+        read: Callable[[asyncssh.SFTPClient], Awaitable[tuple[bytes, int]]],
+        refuse: type[SlurmLabError] = OutputNotAvailable,
+    ) -> tuple[bytes, int]:
+        """Run ``read`` on the SFTP session within the file deadline; SFTP errors become typed
+        ones (``refuse`` for permission denied)."""
         try:
             sftp = await self._sftp_client()
-            return await asyncio.wait_for(
-                self._read_owned(sftp, path, offset, limit, owner_uid), self.file_timeout
-            )
+            return await asyncio.wait_for(read(sftp), self.file_timeout)
         except asyncio.TimeoutError:
             self._sftp = None  # the next read starts a fresh SFTP session
             raise CommandTimeout(f"reading {path} over SFTP took more than {self.file_timeout:g} s") from None
         except asyncssh.SFTPNoSuchFile:
             raise OutputNotAvailable(f"{path} does not exist yet (the job may not have started)") from None
         except asyncssh.SFTPPermissionDenied:
-            raise OutputRefused(f"{path} is not readable by {reader}") from None
+            raise refuse(f"{path} is not readable by {self.user} on {self.host}") from None
         except asyncssh.SFTPError as exc:
             raise OutputNotAvailable(f"{path} cannot be read over SFTP: {exc.reason}") from None
         except (*_CONNECTION_LOST, asyncssh.Error) as exc:
             if self._conn is not None and isinstance(exc, _CONNECTION_LOST):
                 self._drop(self._conn)
             raise BackendUnavailable(f"SFTP to {self.host} failed: {exc}") from None
-
-    async def _read_owned(
-        self, sftp: asyncssh.SFTPClient, path: str, offset: int, limit: int, owner_uid: int
-    ) -> tuple[bytes, int]:
-        real = str(await sftp.realpath(path))
-        attrs = await sftp.stat(real)
-        uid = attrs.uid if attrs.uid is not None else -1
-        problem = refusal(path, real, attrs.permissions or 0, uid, owner_uid)
-        if problem:
-            raise problem
-        async with sftp.open(real, "rb") as fh:
-            size = (await fh.stat()).size or 0
-            await fh.seek(min(offset, size))
-            data = await fh.read(limit) if limit else b""
-            return data if isinstance(data, bytes) else data.encode(), size
 
     async def make_dir(self, path: str) -> str:
         try:
@@ -474,3 +467,11 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             if self._sftp is None:
                 self._sftp = await conn.start_sftp_client()
             return self._sftp
+
+
+async def _read_slice(sftp: asyncssh.SFTPClient, path: str, offset: int, limit: int) -> tuple[bytes, int]:
+    async with sftp.open(path, "rb") as fh:
+        size = (await fh.stat()).size or 0
+        await fh.seek(min(offset, size))
+        data = await fh.read(limit) if limit else b""
+        return data if isinstance(data, bytes) else data.encode(), size

@@ -198,7 +198,9 @@ def test_unusual_output_paths_get_a_clear_4xx(
             assert r.json()["reason"] in ("output_refused", "output_not_available")
             assert "Traceback" not in r.text
         log = server.log_text()
-        assert "Traceback" not in log, log[max(0, log.find("Traceback") - 1500) : log.find("Traceback") + 1500]
+        assert "Traceback" not in log, log[
+            max(0, log.find("Traceback") - 1500) : log.find("Traceback") + 1500
+        ]
     finally:
         slurm_as(cluster, other_user, "scancel", *jobs.values())
 

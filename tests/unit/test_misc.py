@@ -72,7 +72,9 @@ def test_decode_leaves_a_cut_character_for_the_next_read() -> None:
 def test_openapi_documents_every_route_and_option() -> None:
     spec = yaml.safe_load(files("slurm_lab").joinpath("openapi.yaml").read_text())
     documented = set(spec["paths"])
-    for pattern, _ in handlers.api_handlers():
+    for pattern, handler in handlers.api_handlers():
+        if handler is handlers.NoSuchRouteHandler:
+            continue
         path = "/" + pattern.split("/slurm-lab/api/", 1)[1]
         path = re.sub(r"\(\?P<job_id>[^)]*\)", "{job_id}", path)
         for concrete in re.sub(r"\(\?P<action>([^)]*)\)", r"\1", path).split("|"):
