@@ -155,6 +155,8 @@ class SlurmLabService:
     async def output(self, job_id: str, stream: Stream, offset: int) -> OutputChunk:
         """Tail a job's output, only ever from a file its owner wrote. Once the controller forgot
         the job, the path and owner from the last listing serve."""
+        if "_[" in job_id:
+            raise OutputNotAvailable(f"{job_id} are pending array tasks: they have no output yet")
         key = "StdOut" if stream == "stdout" else "StdErr"
         try:
             details = await self.details(job_id)

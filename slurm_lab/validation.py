@@ -16,6 +16,11 @@ from .errors import InvalidInput
 from .models import Scope, Stream
 
 JOB_ID = re.compile(r"(?P<job>[1-9][0-9]{0,9})(?:_(?P<task>0|[1-9][0-9]{0,6}))?", re.ASCII)
+_TASK = r"(?:0|[1-9][0-9]{0,6})"
+COLLAPSED_TASKS = re.compile(
+    rf"(?P<job>[0-9]{{1,10}})_\[(?P<spec>{_TASK}(?:-{_TASK})?(?:,{_TASK}(?:-{_TASK})?){{0,99}})(?:%[0-9]{{1,7}})?\]",
+    re.ASCII,
+)
 #: Slurm job ids are 32-bit; 0xFFFFFFFE (NO_VAL) and 0xFFFFFFFF (INFINITE) are never jobs. The CLIs
 #: truncate larger numbers to 32 bits, so 2**32 + 7 would act on job 7: refuse them here.
 MAX_JOB_ID = 0xFFFFFFFD
@@ -111,10 +116,24 @@ _COMPACT_STATES = {
 
 
 def job_id(value: Any, field: str = "job_id") -> str:
-    """A single job id: ``123`` or ``123_4`` (array task), within Slurm's ranges, no leading zeros."""
+    """A job id as Slurm shows it: ``123``, ``123_4`` (array task) or ``123_[4-9,12]`` (pending
+    tasks collapsed in one queue row; a ``%2`` throttle is dropped), within Slurm's ranges.
+
+    The collapsed form is what scancel and scontrol act on exactly: those tasks, not the array's
+    running ones.
+    """
+    tasks = COLLAPSED_TASKS.fullmatch(value) if isinstance(value, str) else None
+    if tasks is not None:
+        job_id(tasks["job"], field)
+        for number in re.findall(r"\d+", tasks["spec"]):
+            if len(number) > 7 or int(number) > MAX_ARRAY_TASK_ID:
+                raise InvalidInput(
+                    field, f"array task {number[:12]} is beyond Slurm's largest ({MAX_ARRAY_TASK_ID})"
+                )
+        return f"{tasks['job']}_[{tasks['spec']}]"
     m = JOB_ID.fullmatch(value) if isinstance(value, str) else None
     if m is None:
-        raise InvalidInput(field, "must look like 123 or 123_4")
+        raise InvalidInput(field, "must look like 123, 123_4 or 123_[4-9]")
     if int(m["job"]) > MAX_JOB_ID:
         raise InvalidInput(field, f"{m['job']} is beyond Slurm's largest job id ({MAX_JOB_ID})")
     if m["task"] is not None and int(m["task"]) > MAX_ARRAY_TASK_ID:

@@ -44,6 +44,8 @@ export interface IClusterStatus {
   slurm_version: string | null;
   user: string;
   controller: 'up' | 'down';
+  /** The Jupyter root as an absolute path on the cluster side (local backend), else null. */
+  root_dir: string | null;
   message: string;
   version: string;
 }

@@ -6,21 +6,29 @@ import {
 import {
   Dialog,
   ICommandPalette,
+  MainAreaWidget,
   Notification,
   ReactWidget,
   showDialog
 } from '@jupyterlab/apputils';
-import { PageConfig, PathExt } from '@jupyterlab/coreutils';
+import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { ApiError, getStatus, IClusterStatus, Scope, submit } from './api';
+import {
+  ApiError,
+  getStatus,
+  IClusterStatus,
+  IJob,
+  Scope,
+  submit
+} from './api';
 import { ISubmitValue, SubmitForm } from './components/SubmitForm';
-import { QueuePanel } from './components/QueuePanel';
-import { baseState } from './logic';
+import { IPanelCommands, QueuePanel } from './components/QueuePanel';
+import { baseState, finishedSummary } from './logic';
 import { QueueModel } from './model';
 
 const PLUGIN_ID = 'slurm-lab:plugin';
@@ -39,6 +47,27 @@ namespace CommandIDs {
   export const refresh = 'slurm-lab:refresh';
   export const submit = 'slurm-lab:submit';
   export const submitFile = 'slurm-lab:submit-file';
+  export const openMain = 'slurm-lab:open-main';
+}
+
+/** The text of the current document for the submit dialog: an editor's text, a notebook's
+ * active cell, or a template (a notebook's model is not text). */
+function currentScript(widget: unknown): string {
+  type Source = { sharedModel?: { getSource(): unknown } };
+  const content = (
+    widget as {
+      content?: { model?: Source; activeCell?: { model?: Source } };
+    } | null
+  )?.content;
+  const cell = content?.activeCell?.model?.sharedModel?.getSource();
+  const text = cell ?? content?.model?.sharedModel?.getSource();
+  return typeof text === 'string' && text.trim() ? text : '#!/bin/bash\n\n';
+}
+
+/** ``root/relative`` keeping root's leading slash (PathExt.join drops it). */
+function underRoot(root: string, relative: string): string {
+  const base = root.replace(/\/+$/, '');
+  return relative ? `${base}/${relative}` : base;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -94,19 +123,55 @@ const plugin: JupyterFrontEndPlugin<void> = {
       if (!setting('notifications', true)) {
         return;
       }
-      for (const { job, ok } of jobs) {
-        if (status && job.user !== status.user) {
-          continue;
-        }
-        const text = `Slurm job ${job.job_id} (${job.name}) ${baseState(job.state).toLowerCase()}`;
-        (ok ? Notification.success : Notification.error)(text, {
-          autoClose: 8000
-        });
+      const mine = jobs.filter(j => !status || j.user === status.user);
+      if (!mine.length) {
+        return;
       }
+      // One notification per poll, however many jobs ended; a cancel is not a failure.
+      const { text, kind } = finishedSummary(mine);
+      Notification[kind](text, { autoClose: kind === 'error' ? 15000 : 8000 });
+    });
+
+    const root = status?.root_dir ?? null;
+    const commands: IPanelCommands = {
+      submit: () => void app.commands.execute(CommandIDs.submit),
+      copyAsNew: (job: IJob) => void openSubmitDialog(copyOf(job)),
+      openFile: (path: string) =>
+        void app.commands.execute('docmanager:open', { path }),
+      openFolder: (path: string) =>
+        void app.commands.execute('filebrowser:go-to-path', {
+          path: `/${path}`
+        }),
+      contentsPath: (path: string) => {
+        if (!root || !path.startsWith('/')) {
+          return null;
+        }
+        const base = root.replace(/\/+$/, '');
+        if (path === base) {
+          return '';
+        }
+        return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : null;
+      },
+      openMain: () => void app.commands.execute(CommandIDs.openMain)
+    };
+    const copyOf = (job: IJob): ISubmitValue => ({
+      script:
+        '#!/bin/bash\n# Copied from job ' +
+        job.job_id +
+        ': put its commands here.\n\n',
+      options: Object.fromEntries(
+        Object.entries({
+          job_name: job.name,
+          partition: job.partition,
+          time: job.time_limit ?? '',
+          nodes: String(job.num_nodes || ''),
+          chdir: job.work_dir ?? ''
+        }).filter(([, v]) => v && v !== 'UNLIMITED')
+      )
     });
 
     const panel = ReactWidget.create(
-      React.createElement(QueuePanel, { model })
+      React.createElement(QueuePanel, { model, mode: 'sidebar', commands })
     );
     panel.id = 'slurm-lab-queue';
     panel.title.icon = slurmIcon;
@@ -118,6 +183,29 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIDs.open, {
       label: 'Slurm: Open queue',
       execute: () => app.shell.activateById(panel.id)
+    });
+    let main: MainAreaWidget<ReactWidget> | null = null;
+    app.commands.addCommand(CommandIDs.openMain, {
+      label: 'Slurm: Open queue in main area',
+      execute: () => {
+        if (!main || main.isDisposed) {
+          const content = ReactWidget.create(
+            React.createElement(QueuePanel, {
+              model,
+              mode: 'main',
+              commands: { ...commands, openMain: undefined }
+            })
+          );
+          content.addClass('jp-SlurmLab-widget');
+          main = new MainAreaWidget({ content });
+          main.id = 'slurm-lab-queue-main';
+          main.title.label = 'Slurm queue';
+          main.title.icon = slurmIcon;
+          main.title.closable = true;
+          app.shell.add(main, 'main');
+        }
+        app.shell.activateById(main.id);
+      }
     });
     app.commands.addCommand(CommandIDs.refresh, {
       label: 'Slurm: Refresh queue',
@@ -162,14 +250,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
     app.commands.addCommand(CommandIDs.submit, {
       label: 'Slurm: Submit batch job…',
-      execute: () => {
-        const widget = app.shell.currentWidget as {
-          content?: { model?: { sharedModel?: { getSource(): string } } };
-        } | null;
-        const source =
-          widget?.content?.model?.sharedModel?.getSource() ?? '#!/bin/bash\n\n';
-        return openSubmitDialog({ script: source, options: {} });
-      }
+      execute: () =>
+        openSubmitDialog({
+          script: currentScript(app.shell.currentWidget),
+          options: root ? { chdir: root } : {}
+        })
     });
     app.commands.addCommand(CommandIDs.submitFile, {
       label: 'Submit as batch job',
@@ -184,12 +269,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           content: true,
           format: 'text'
         });
-        const root = PageConfig.getOption('serverRoot');
+        // The file's own folder as the cluster sees it (known with the local backend only).
         await openSubmitDialog({
           script: String(file.content),
-          options: {
-            chdir: root ? PathExt.join(root, PathExt.dirname(path)) : ''
-          }
+          options: root ? { chdir: underRoot(root, PathExt.dirname(path)) } : {}
         });
       }
     });
@@ -201,6 +284,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette?.addItem({ command: CommandIDs.submit, category: 'Slurm' });
     palette?.addItem({ command: CommandIDs.open, category: 'Slurm' });
     palette?.addItem({ command: CommandIDs.refresh, category: 'Slurm' });
+    palette?.addItem({ command: CommandIDs.openMain, category: 'Slurm' });
 
     if (statusBar) {
       const counts = ReactWidget.create(

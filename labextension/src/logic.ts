@@ -104,3 +104,145 @@ export function filterJobs(
           .includes(needle))
   );
 }
+
+/** States in which a job ended badly (a notification worth an error). */
+export const FAILED = new Set([
+  'FAILED',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'NODE_FAIL',
+  'BOOT_FAIL',
+  'DEADLINE',
+  'PREEMPTED'
+]);
+
+const number = new Intl.NumberFormat('en-US');
+
+function plural(n: number, word: string): string {
+  return `${number.format(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** How many tasks a queue row stands for: a collapsed pending array row ("12_[3-9]") is many. */
+export function taskCount(job: IJob): number {
+  return job.job_id.includes('_[') && job.array_task_id
+    ? expandTasks(job.array_task_id).length
+    : 1;
+}
+
+/**
+ * The question a confirm dialog asks before acting on `rows`: counts, not a list of ids, and for
+ * pending array tasks, what happens to the array's running tasks (they are not touched).
+ */
+export function actionQuestion(
+  verb: string,
+  rows: IJob[],
+  all: IJob[]
+): string {
+  const count = (state: string) =>
+    rows
+      .filter(j => baseState(j.state) === state)
+      .reduce((n, j) => n + taskCount(j), 0);
+  const total = rows.reduce((n, j) => n + taskCount(j), 0);
+  if (rows.length === 1 && rows[0].job_id.includes('_[')) {
+    const row = rows[0];
+    const running = all.filter(
+      j =>
+        j.array_job_id === row.array_job_id && baseState(j.state) === 'RUNNING'
+    ).length;
+    const left = running
+      ? ` The array's ${plural(running, 'running task')} ${running === 1 ? 'is' : 'are'} not affected.`
+      : '';
+    return `${verb} ${plural(total, 'pending task')} of array ${row.array_job_id} (${row.job_id})?${left}`;
+  }
+  const parts = [
+    ['pending', count('PENDING')],
+    ['running', count('RUNNING')]
+  ] as const;
+  const other = total - parts.reduce((n, [, c]) => n + c, 0);
+  const detail = [...parts, ['other', other] as const]
+    .filter(([, c]) => c > 0)
+    .map(([name, c]) => `${number.format(c)} ${name}`);
+  const ids =
+    rows.length === 1 ? `job ${rows[0].job_id}` : plural(total, 'job');
+  return `${verb} ${ids}${rows.length > 1 ? ` (${detail.join(', ')})` : ''}?`;
+}
+
+/** One notification for all the jobs that ended in one poll: "12 jobs completed, 1 failed". */
+export function finishedSummary(jobs: IJob[]): {
+  text: string;
+  kind: 'success' | 'error' | 'info';
+} {
+  const states = jobs.map(j => baseState(j.state));
+  const failed = states.filter(s => FAILED.has(s)).length;
+  const completed = states.filter(s => s === 'COMPLETED').length;
+  const cancelled = states.filter(s => s === 'CANCELLED').length;
+  const kind = failed ? 'error' : completed ? 'success' : 'info';
+  if (jobs.length === 1) {
+    const [j] = jobs;
+    return {
+      text: `Slurm job ${j.job_id} (${j.name}) ${states[0].toLowerCase().replace(/_/g, ' ')}`,
+      kind
+    };
+  }
+  const rest = jobs.length - failed - completed - cancelled;
+  const counts = (
+    [
+      [completed, 'completed'],
+      [failed, 'failed'],
+      [cancelled, 'cancelled'],
+      [rest, 'ended otherwise']
+    ] as const
+  ).filter(([n]) => n > 0);
+  const parts = counts.map(([n, word], i) =>
+    i === 0 ? `${plural(n, 'job')} ${word}` : `${number.format(n)} ${word}`
+  );
+  return { text: `Slurm: ${parts.join(', ')}`, kind };
+}
+
+/** Split ids into batches the API accepts (it takes at most 1,000 per request). */
+export function batches<T>(items: T[], size = 1000): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) {
+    out.push(items.slice(i, i + size));
+  }
+  return out;
+}
+
+/**
+ * A pending job's start time is Slurm's estimate (for a job that cannot be scheduled yet,
+ * a year ahead): shown as "≈ …" when within a week, else not at all.
+ */
+export function startShown(job: IJob, now = Date.now()): string {
+  if (!job.start_time) {
+    return '';
+  }
+  if (baseState(job.state) !== 'PENDING') {
+    return job.start_time;
+  }
+  const at = Date.parse(job.start_time);
+  return at - now < 7 * 24 * 3600 * 1000 ? `≈ ${job.start_time}` : '';
+}
+
+const SHORT_STATES: Record<string, string> = {
+  PENDING: 'PD',
+  RUNNING: 'R',
+  COMPLETING: 'CG',
+  COMPLETED: 'CD',
+  CANCELLED: 'CA',
+  FAILED: 'F',
+  TIMEOUT: 'TO',
+  OUT_OF_MEMORY: 'OOM',
+  NODE_FAIL: 'NF',
+  BOOT_FAIL: 'BF',
+  PREEMPTED: 'PR',
+  SUSPENDED: 'S',
+  REQUEUED: 'RQ',
+  CONFIGURING: 'CF',
+  DEADLINE: 'DL'
+};
+
+/** squeue's compact state code, for the sidebar's badge. */
+export function shortState(state: string): string {
+  const base = baseState(state);
+  return SHORT_STATES[base] ?? base.slice(0, 3);
+}

@@ -5,13 +5,17 @@
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { ApiError, fetchJobs, IJob, IJobList, Scope } from './api';
-import { baseState, FINISHED } from './logic';
-
-export interface IFinishedJob {
-  job: IJob;
-  ok: boolean;
-}
+import {
+  act,
+  Action,
+  ApiError,
+  fetchJobs,
+  IActionResult,
+  IJob,
+  IJobList,
+  Scope
+} from './api';
+import { baseState, batches, FINISHED } from './logic';
 
 export class QueueModel {
   constructor(options: { interval: number; scope: Scope }) {
@@ -33,8 +37,8 @@ export class QueueModel {
     return this._changed;
   }
 
-  /** Jobs of the user that reached a final state since the previous poll. */
-  get finished(): ISignal<this, IFinishedJob[]> {
+  /** Jobs that reached a final state since the previous poll. */
+  get finished(): ISignal<this, IJob[]> {
     return this._finished;
   }
 
@@ -80,6 +84,30 @@ export class QueueModel {
   set interval(seconds: number) {
     this._interval = seconds;
     this._align();
+  }
+
+  /**
+   * Cancel, hold or release exactly these ids (a collapsed row "12_[3-9]" is those tasks), in
+   * batches the API accepts; one result per id, then one refresh.
+   */
+  async act(action: Action, ids: string[]): Promise<IActionResult[]> {
+    const results: IActionResult[] = [];
+    try {
+      for (const batch of batches(ids)) {
+        try {
+          results.push(...(await act(action, batch)).results);
+        } catch (reason) {
+          const message =
+            reason instanceof ApiError ? reason.message : String(reason);
+          results.push(
+            ...batch.map(job_id => ({ job_id, ok: false, message, reason: '' }))
+          );
+        }
+      }
+    } finally {
+      void this.refresh();
+    }
+    return results;
   }
 
   /** Ask now (the server still answers from its shared cache when fresh). */
@@ -146,12 +174,14 @@ export class QueueModel {
     const before = new Map(
       this._list.jobs.map(j => [j.job_id, baseState(j.state)])
     );
-    const done: IFinishedJob[] = [];
+    const done: IJob[] = [];
     for (const job of next.jobs) {
       const was = before.get(job.job_id);
-      const now = baseState(job.state);
-      if ((was === undefined || !FINISHED.has(was)) && FINISHED.has(now)) {
-        done.push({ job, ok: now === 'COMPLETED' });
+      if (
+        (was === undefined || !FINISHED.has(was)) &&
+        FINISHED.has(baseState(job.state))
+      ) {
+        done.push(job);
       }
     }
     if (done.length) {
@@ -167,6 +197,6 @@ export class QueueModel {
   private _list: IJobList | null = null;
   private _error: ApiError | null = null;
   private _changed = new Signal<this, void>(this);
-  private _finished = new Signal<this, IFinishedJob[]>(this);
+  private _finished = new Signal<this, IJob[]>(this);
   private _selectRequested = new Signal<this, string>(this);
 }

@@ -47,7 +47,8 @@ _ACTION_ARGV = {
 _JOBCOMP_TAIL = 4 << 20  # read at most the last 4 MiB of the job-completion log
 # "Kill job error on job id 3: Access/permission denied", "Invalid user id for job 3",
 # "Job has already finished for job 3", and scontrol's "3_7: Invalid job id specified".
-_PER_JOB_ERROR = re.compile(r"(?:job id|for job|Job ID|JobId=)\s*(\d+(?:_\d+)?)\b|^(\d+(?:_\d+)?): ")
+_ID = r"\d+(?:_\d+|_\[[\d,-]+\])?"
+_PER_JOB_ERROR = re.compile(rf"(?:job id|for job|Job ID|JobId=)\s*({_ID})(?![\d_])|^({_ID}): ")
 #: Seconds ``scontrol ping`` may take: a frozen slurmctld would hold it for MessageTimeout (10 s).
 PING_DEADLINE = 1.0
 #: Slurm's default MinJobAge: how long the controller remembers a finished job.

@@ -80,7 +80,8 @@ def squeue_comments(nonce: str) -> list[str]:
 
 
 def scontrol_show_job(job_id: str) -> list[str]:
-    return ["scontrol", "show", "job", "--oneliner", job_id]
+    """Details; for collapsed pending tasks (``12_[3-9]``, which scontrol show refuses) the array's."""
+    return ["scontrol", "show", "job", "--oneliner", job_id.split("_[", 1)[0]]
 
 
 def sbatch(flags: Sequence[str], tag: str | None = None) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ..errors import UnexpectedOutput
+from ..errors import JobNotFound, UnexpectedOutput
 from ..models import HistoricJob, Job, JobDetails, Partition
 from .argv import FIELD_SEP, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
 
@@ -112,10 +112,17 @@ def parse_job_details(text: str, job_id: str) -> JobDetails:
     array_id, _, task = job_id.partition("_")
     records = [parse_key_values(ln) for ln in text.splitlines() if ln.startswith("JobId=")]
     for fields in records:
+        if task.startswith("["):  # pending tasks collapsed: the array's own record, while it has them
+            pending = fields.get("JobState", "").startswith("PENDING")
+            if fields.get("JobId") == array_id == fields.get("ArrayJobId") and pending:
+                return JobDetails(job_id, "controller", fields, parse_uid(fields.get("UserId")))
+            continue
         if task and (fields.get("ArrayJobId"), fields.get("ArrayTaskId")) == (array_id, task):
             return JobDetails(job_id, "controller", fields, parse_uid(fields.get("UserId")))
         if not task and fields.get("JobId") == job_id:
             return JobDetails(job_id, "controller", fields, parse_uid(fields.get("UserId")))
+    if task.startswith("[") and records:
+        raise JobNotFound(f"the pending tasks {job_id} have all started or ended")
     about = ", ".join(sorted({f.get("JobId", "?") for f in records})[:3]) or "no job"
     raise UnexpectedOutput(f"scontrol show job {job_id} answered about {about}, not job {job_id}")
 

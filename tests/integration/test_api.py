@@ -212,3 +212,26 @@ def test_many_concurrent_readers_share_one_squeue(
     with concurrent.futures.ThreadPoolExecutor(20) as pool:
         assert set(pool.map(poll, range(20))) == {200}
     assert rpc_count(cluster, "REQUEST_JOB_INFO") - before <= 1
+
+
+def test_actions_on_a_collapsed_pending_row_leave_running_tasks_alone(api: httpx.Client) -> None:
+    """The queue shows 64_0, 64_1 running and 64_[2-9] pending: acting on that row acts on exactly it."""
+    array = submit(api, "#!/bin/sh\nsleep 120\n", array="0-9", output="/dev/null")
+
+    def rows() -> dict[str, dict]:
+        return {j["job_id"]: j for j in api.get("jobs").json()["jobs"] if j["array_job_id"] == int(array)}
+
+    listing = wait_for(lambda: (r := rows()) and sum(j["state"] == "RUNNING" for j in r.values()) == 2 and r)
+    (pending,) = [job_id for job_id in listing if job_id.startswith(f"{array}_[")]
+    running = sorted(job_id for job_id, j in listing.items() if j["state"] == "RUNNING")
+    details = api.get(f"jobs/{pending}")
+    assert details.status_code == 200 and details.json()["fields"]["JobState"] == "PENDING"
+    r = api.post("jobs/actions", json={"action": "hold", "job_ids": [pending]})
+    assert r.json()["results"] == [{"job_id": pending, "ok": True, "message": "", "reason": ""}]
+    after = rows()
+    assert all(after[t]["state"] == "RUNNING" and after[t]["reason"] is None for t in running)
+    assert "JobHeld" in (after[pending]["reason"] or "")
+    assert api.delete(f"jobs/{pending}").status_code == 204
+    after = wait_for(lambda: (r := rows()) and all(j["state"] != "PENDING" for j in r.values()) and r)
+    assert [after[t]["state"] for t in running] == ["RUNNING", "RUNNING"]  # still running
+    api.delete(f"jobs/{array}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slurm_lab.errors import UnexpectedOutput
+from slurm_lab.errors import JobNotFound, UnexpectedOutput
 from slurm_lab.slurm import argv, parsers
 from tests.conftest import fixture_text
 
@@ -94,6 +94,11 @@ def test_job_details_are_about_exactly_the_job_asked_for() -> None:
     assert parsers.parse_job_details(text, "22").fields["ArrayTaskId"] == "1"
     assert parsers.parse_job_details(text, "20").fields["ArrayTaskId"] == "2-3"
     assert parsers.parse_job_details(text, "20").user_id == 1001
+    # A queue row of pending tasks collapsed: the array's pending record, whatever the set now is.
+    assert parsers.parse_job_details(text, "20_[2-3]").fields["ArrayTaskId"] == "2-3"
+    running = text.replace("JobState=PENDING", "JobState=RUNNING")
+    with pytest.raises(JobNotFound, match="have all started"):
+        parsers.parse_job_details(running, "20_[2-3]")
     # What scontrol printed for 4294967316 (2**32 + 20): job 20. Never served as that job.
     for other in ["4294967316", "20_9", "21_0", "2"]:
         with pytest.raises(UnexpectedOutput, match="answered about"):

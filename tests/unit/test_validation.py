@@ -12,7 +12,8 @@ from slurm_lab.errors import InvalidInput
 HOSTILE = ["1;ls", "١٢", "1\n2", "$(id)", "`id`", "-1", "1 2", "../1", "1_", "", "１",
            # The CLIs truncate ids to 32 bits: 2**32 + 10935 would act on job 10935.
            "4294967296", "4294978231", "4294967294", "4294967295", "99999999999", "0", "007",
-           "1_4000001", "1_01", "12_99999999"]  # fmt: skip
+           "1_4000001", "1_01", "12_99999999", "1_[]", "1_[1-]", "1_[,1]", "1_[4000001]", "1_[1]x",
+           "1_[1;2]", "1_[" + ",".join(["1"] * 101) + "]"]  # fmt: skip
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -22,9 +23,15 @@ def test_job_id_rejects(value: str) -> None:
     assert err.value.field == "job_id"
 
 
-@pytest.mark.parametrize("value", ["1", "123456", "42_7", "4294967293", "7_0", "7_4000000"])
+@pytest.mark.parametrize(
+    "value", ["1", "123456", "42_7", "4294967293", "7_0", "7_4000000", "64_[2-9]", "64_[0,3-5]"]
+)
 def test_job_id_accepts(value: str) -> None:
     assert validation.job_id(value) == value
+
+
+def test_a_collapsed_rows_throttle_is_dropped() -> None:
+    assert validation.job_id("64_[2-9%2]") == "64_[2-9]"
 
 
 def test_sbatch_flags_build_exact_flags() -> None:

@@ -46,7 +46,7 @@ test('hold, release, then cancel with confirmation', async ({ page }) => {
   await openPanel(page);
   await row(page, id).click();
   await page.getByRole('button', { name: 'Hold', exact: true }).click();
-  await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${id}: done`);
+  await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${id} held`);
   // A user's hold is JobHeldUser; the tests' server runs as root, whose hold is JobHeldAdmin.
   expect(execFileSync('squeue', ['-h', '-j', id, '-o', '%r']).toString().trim()).toMatch(/^JobHeld(User|Admin)$/);
   await page.getByRole('button', { name: 'Release', exact: true }).click();
@@ -57,9 +57,9 @@ test('hold, release, then cancel with confirmation', async ({ page }) => {
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Keep' }).click();
   expect(jobState(id)).toBe('PENDING');
   await page.getByRole('button', { name: 'Cancel', exact: true }).click();
-  await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel jobs' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel job' }).click();
   await expect.poll(() => jobState(id)).toBe('CANCELLED');
-  await expect(row(page, id).locator('.jp-SlurmLab-state')).toHaveText('CANCELLED', { timeout: 20000 });
+  await expect(row(page, id).locator('.jp-SlurmLab-state')).toHaveText('CA', { timeout: 20000 });
 });
 
 test('details and a running job output tail', async ({ page }) => {
@@ -71,7 +71,6 @@ test('details and a running job output tail', async ({ page }) => {
   await openPanel(page);
   await row(page, id).dblclick();
   const details = page.locator('.jp-SlurmLab-details');
-  await expect(details).toContainText(`JobName`);
   await expect(details).toContainText('ui-tail');
   await expect(details.locator('.jp-SlurmLab-log pre')).toContainText('tick 1', { timeout: 20000 });
   await expect(details.locator('.jp-SlurmLab-log pre')).toContainText('tick 5', { timeout: 20000 });
@@ -105,7 +104,7 @@ test('a collapsed pending array expands into its tasks', async ({ page }) => {
   }
   await row(page, `${id}_3`).click();
   await page.getByRole('button', { name: 'Release', exact: true }).click();
-  await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${id}_3: done`);
+  await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${id}_3 released`);
   execFileSync('scancel', [id]);
 });
 

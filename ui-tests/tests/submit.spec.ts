@@ -49,5 +49,23 @@ test('submit a script file from the file browser context menu', async ({ page, t
   await expect(selected).toHaveCount(1, { timeout: 20000 });
   const id = (await selected.getAttribute('data-job-id'))!;
   expect(job(id)).toContain('JobName=from-a-file');
+  // The file's real folder (absolute, under the Jupyter root): the job starts there.
+  expect(job(id)).toMatch(new RegExp(`WorkDir=/\\S*/${tmpPath}( |$)`, 'm'));
+  await expect.poll(() => job(id).match(/JobState=(\S+)/)![1], { timeout: 30000 }).toBe('RUNNING');
   execFileSync('scancel', [id]);
+});
+
+test('with a notebook active, the submit dialog takes the active cell, never "[object Object]"', async ({
+  page
+}) => {
+  await page.notebook.createNew('job.ipynb');
+  await page.notebook.setCell(0, 'code', '#!/bin/bash\n#SBATCH --job-name=from-a-cell\nhostname');
+  await page.notebook.selectCells(0);
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('slurm-lab:submit');
+  });
+  const script = page.locator('.jp-Dialog').getByLabel('Batch script');
+  await expect(script).toHaveValue(/from-a-cell/);
+  await expect(script).not.toHaveValue(/object Object/);
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel' }).click();
 });

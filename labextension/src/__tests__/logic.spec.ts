@@ -1,5 +1,13 @@
 import { IJob } from '../api';
-import { expandTasks, filterJobs, sortJobs } from '../logic';
+import {
+  actionQuestion,
+  batches,
+  expandTasks,
+  filterJobs,
+  finishedSummary,
+  sortJobs,
+  startShown
+} from '../logic';
 
 function job(id: string, extra: Partial<IJob> = {}): IJob {
   return {
@@ -72,5 +80,79 @@ describe('filterJobs', () => {
     expect(filterJobs(jobs, '', '', 'heldUser').map(j => j.job_id)).toEqual([
       '3'
     ]);
+  });
+});
+
+describe('actionQuestion', () => {
+  const running = [
+    job('64_0', { array_job_id: 64, array_task_id: '0', state: 'RUNNING' }),
+    job('64_1', { array_job_id: 64, array_task_id: '1', state: 'RUNNING' })
+  ];
+  const pending = job('64_[2-9]', { array_job_id: 64, array_task_id: '2-9' });
+  it('says a collapsed row is its pending tasks, and that running ones stay', () => {
+    expect(actionQuestion('Cancel', [pending], [...running, pending])).toBe(
+      "Cancel 8 pending tasks of array 64 (64_[2-9])? The array's 2 running tasks are not affected."
+    );
+  });
+  it('summarises big selections instead of listing ids', () => {
+    const many = [
+      ...Array.from({ length: 1998 }, (_, i) => job(String(i + 1))),
+      job('5000', { state: 'RUNNING' }),
+      job('5001', { state: 'RUNNING' })
+    ];
+    expect(actionQuestion('Cancel', many, many)).toBe(
+      'Cancel 2,000 jobs (1,998 pending, 2 running)?'
+    );
+    expect(actionQuestion('Hold', [job('7')], [])).toBe('Hold job 7?');
+  });
+});
+
+describe('finishedSummary', () => {
+  it('groups, and a cancel is not a failure', () => {
+    const done = [
+      ...Array.from({ length: 12 }, (_, i) =>
+        job(String(i), { state: 'COMPLETED' })
+      ),
+      job('20', { state: 'FAILED' }),
+      job('21', { state: 'CANCELLED by 1001' })
+    ];
+    expect(finishedSummary(done)).toEqual({
+      text: 'Slurm: 12 jobs completed, 1 failed, 1 cancelled',
+      kind: 'error'
+    });
+    const cancelled = Array.from({ length: 2000 }, (_, i) =>
+      job(String(i), { state: 'CANCELLED' })
+    );
+    expect(finishedSummary(cancelled)).toEqual({
+      text: 'Slurm: 2,000 jobs cancelled',
+      kind: 'info'
+    });
+    expect(finishedSummary([job('3', { state: 'OUT_OF_MEMORY' })])).toEqual({
+      text: 'Slurm job 3 (job-3) out of memory',
+      kind: 'error'
+    });
+  });
+});
+
+describe('batches and startShown', () => {
+  it('splits 2,500 ids into 1,000 + 1,000 + 500', () => {
+    expect(
+      batches(Array.from({ length: 2500 }, (_, i) => i)).map(b => b.length)
+    ).toEqual([1000, 1000, 500]);
+  });
+  it("shows a pending job's start only as a near estimate", () => {
+    const now = Date.parse('2026-11-21T12:00:00');
+    expect(
+      startShown(job('1', { start_time: '2027-11-21T12:00:00' }), now)
+    ).toBe('');
+    expect(
+      startShown(job('1', { start_time: '2026-11-21T13:00:00' }), now)
+    ).toBe('≈ 2026-11-21T13:00:00');
+    expect(
+      startShown(
+        job('1', { state: 'RUNNING', start_time: '2026-11-21T11:00:00' }),
+        now
+      )
+    ).toBe('2026-11-21T11:00:00');
   });
 });

@@ -1,31 +1,81 @@
-import React, { useEffect, useState } from 'react';
+import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
-import { getDetails, getOutput, IJobDetails } from '../api';
+import { getDetails, getOutput, IJob, IJobDetails } from '../api';
 import { baseState, FINISHED } from '../logic';
+import { QueueModel } from '../model';
+import type { IPanelCommands } from './QueuePanel';
 
 const TAIL_INTERVAL_MS = 2000;
 
-/** Every field Slurm reports, and the job's stdout/stderr tailed by offset while it runs. */
+/** The fields people look for first, in this order; the rest are under "All Slurm fields". */
+const SUMMARY: [string, string][] = [
+  ['JobState', 'State'],
+  ['Reason', 'Reason'],
+  ['JobName', 'Name'],
+  ['Partition', 'Partition'],
+  ['NodeList', 'Nodes'],
+  ['RunTime', 'Run time'],
+  ['TimeLimit', 'Time limit'],
+  ['SubmitTime', 'Submitted'],
+  ['StartTime', 'Start'],
+  ['EndTime', 'End'],
+  ['WorkDir', 'Working directory'],
+  ['StdOut', 'Output']
+];
+
+/**
+ * One job: its output tailed while it runs (first, where the eye goes), the fields people look
+ * for, and every field Slurm reports below. Refreshed with every poll of the queue until the
+ * job ends, so a cancelled job does not keep saying RUNNING.
+ */
 export function JobDetails(props: {
   jobId: string;
+  job: IJob | null;
+  model: QueueModel;
+  commands: IPanelCommands;
   onClose: () => void;
 }): JSX.Element {
   const [details, setDetails] = useState<IJobDetails | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [stream, setStream] = useState<'stdout' | 'stderr'>('stdout');
+  const state = baseState(details?.fields['JobState'] ?? '');
+  const ended = FINISHED.has(state);
 
+  const endedRef = useRef(false);
+  endedRef.current = ended;
   useEffect(() => {
+    let stopped = false;
+    const load = () =>
+      getDetails(props.jobId)
+        .then(d => {
+          if (!stopped) {
+            setDetails(d);
+            setError(null);
+          }
+        })
+        .catch(e => !stopped && setError(String(e.message ?? e)));
     setDetails(null);
-    getDetails(props.jobId)
-      .then(setDetails)
-      .catch(e => setError(String(e.message ?? e)));
+    void load();
+    // Every poll of the queue until the job ends (the server answers from its cache).
+    const reload = () => {
+      if (!endedRef.current) {
+        void load();
+      }
+    };
+    props.model.changed.connect(reload);
+    return () => {
+      stopped = true;
+      props.model.changed.disconnect(reload);
+    };
   }, [props.jobId]);
 
-  const running = details
-    ? !FINISHED.has(baseState(details.fields['JobState'] ?? ''))
-    : false;
+  const fields = details?.fields ?? {};
+  const stdout = fields['StdOut'];
+  const workDir = fields['WorkDir'];
+  const outputPath = stdout ? props.commands.contentsPath(stdout) : null;
+  const folderPath = workDir ? props.commands.contentsPath(workDir) : null;
   return (
-    <div
+    <section
       className="jp-SlurmLab-details"
       aria-label={`Job ${props.jobId} details`}
     >
@@ -40,19 +90,46 @@ export function JobDetails(props: {
         </button>
       </div>
       {error && <div className="jp-SlurmLab-error">{error}</div>}
-      {details && (
-        <table className="jp-SlurmLab-fields">
-          <tbody>
-            {Object.entries(details.fields).map(([key, value]) => (
-              <tr key={key}>
-                <th>{key}</th>
-                <td>{value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <div className="jp-SlurmLab-tabs" role="tablist">
+      <div className="jp-SlurmLab-actions">
+        <button
+          className="jp-SlurmLab-button"
+          disabled={!outputPath}
+          title={
+            outputPath
+              ? `Open ${stdout}`
+              : 'The output file is not under the Jupyter root'
+          }
+          onClick={() => outputPath && props.commands.openFile(outputPath)}
+        >
+          Open output
+        </button>
+        <button
+          className="jp-SlurmLab-button"
+          disabled={folderPath === null}
+          title={
+            folderPath !== null
+              ? `Show ${workDir}`
+              : 'The folder is not under the Jupyter root'
+          }
+          onClick={() =>
+            folderPath !== null && props.commands.openFolder(folderPath)
+          }
+        >
+          Open working directory
+        </button>
+        <button
+          className="jp-SlurmLab-button"
+          disabled={!props.job}
+          onClick={() => props.job && props.commands.copyAsNew(props.job)}
+        >
+          Copy as new job
+        </button>
+      </div>
+      <div
+        className="jp-SlurmLab-tabs"
+        role="tablist"
+        aria-label="Output stream"
+      >
         {(['stdout', 'stderr'] as const).map(s => (
           <button
             key={s}
@@ -67,12 +144,46 @@ export function JobDetails(props: {
           </button>
         ))}
       </div>
-      <LogViewer jobId={props.jobId} stream={stream} follow={running} />
-    </div>
+      <LogViewer
+        jobId={props.jobId}
+        stream={stream}
+        follow={details !== null && !ended}
+      />
+      {details && (
+        <>
+          <table className="jp-SlurmLab-fields" aria-label="Summary">
+            <tbody>
+              {SUMMARY.filter(([key]) => fields[key]).map(([key, label]) => (
+                <tr key={key}>
+                  <th scope="row">{label}</th>
+                  <td data-field={key}>{fields[key]}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <details>
+            <summary>All Slurm fields ({Object.keys(fields).length})</summary>
+            <table className="jp-SlurmLab-fields">
+              <tbody>
+                {Object.entries(fields).map(([key, value]) => (
+                  <tr key={key}>
+                    <th scope="row">{key}</th>
+                    <td>{value}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </details>
+        </>
+      )}
+    </section>
   );
 }
 
-/** Appends new bytes from the last offset: the file is never downloaded twice. */
+/**
+ * Appends new bytes from the last offset (the file is never downloaded twice) and stays scrolled
+ * to the end while the reader is there, so new lines come into view.
+ */
 export function LogViewer(props: {
   jobId: string;
   stream: 'stdout' | 'stderr';
@@ -80,12 +191,15 @@ export function LogViewer(props: {
 }): JSX.Element {
   const [text, setText] = useState('');
   const [note, setNote] = useState<string | null>(null);
+  const pre = useRef<HTMLPreElement>(null);
+  const atEnd = useRef(true);
 
   useEffect(() => {
     let offset = 0;
     let stopped = false;
     setText('');
     setNote(null);
+    atEnd.current = true;
     const tick = async () => {
       try {
         for (;;) {
@@ -119,13 +233,29 @@ export function LogViewer(props: {
     };
   }, [props.jobId, props.stream, props.follow]);
 
+  useLayoutEffect(() => {
+    if (pre.current && atEnd.current) {
+      pre.current.scrollTop = pre.current.scrollHeight;
+    }
+  }, [text]);
+
   return (
     <div
       className="jp-SlurmLab-log"
+      role="tabpanel"
       aria-label={`${props.stream} of job ${props.jobId}`}
     >
       {note && <div className="jp-SlurmLab-muted">{note}</div>}
-      <pre>{text}</pre>
+      <pre
+        ref={pre}
+        tabIndex={0}
+        onScroll={e => {
+          const el = e.currentTarget;
+          atEnd.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 4;
+        }}
+      >
+        {text}
+      </pre>
     </div>
   );
 }

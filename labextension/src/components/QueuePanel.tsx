@@ -1,16 +1,27 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
-import { act, Action, IActionResult, Scope } from '../api';
-import { filterJobs } from '../logic';
+import { Action, IActionResult, IJob, Scope } from '../api';
+import { actionQuestion, filterJobs, taskCount, withExpanded } from '../logic';
 import { QueueModel } from '../model';
 import { JobDetails } from './JobDetails';
-import { JobTable } from './JobTable';
+import { ALL_COLUMNS, COMPACT_COLUMNS, IColumn, JobTable } from './JobTable';
 
-const ACTIONS: [Action, string][] = [
-  ['cancel', 'Cancel'],
-  ['hold', 'Hold'],
-  ['release', 'Release']
+/** What the panel asks of JupyterLab (dialogs, the editor, the file browser, the main area). */
+export interface IPanelCommands {
+  submit(): void;
+  copyAsNew(job: IJob): void;
+  openFile(path: string): void;
+  openFolder(path: string): void;
+  /** The Jupyter contents path of a cluster-side absolute path, or null when it is not reachable. */
+  contentsPath(path: string): string | null;
+  openMain?: () => void;
+}
+
+const ACTIONS: [Action, string, string][] = [
+  ['cancel', 'Cancel', 'cancelled'],
+  ['hold', 'Hold', 'held'],
+  ['release', 'Release', 'released']
 ];
 const STATES = [
   'PENDING',
@@ -34,19 +45,20 @@ function useModel(model: QueueModel): number {
   return version;
 }
 
-function useHeight(ref: React.RefObject<HTMLDivElement>): number {
-  const [height, setHeight] = useState(300);
+function useSize(ref: React.RefObject<HTMLDivElement>): [number, number] {
+  const [size, setSize] = useState<[number, number]>([300, 300]);
   useEffect(() => {
     if (!ref.current) {
       return;
     }
-    const observer = new ResizeObserver(entries =>
-      setHeight(Math.max(120, entries[0].contentRect.height))
-    );
+    const observer = new ResizeObserver(entries => {
+      const { width, height } = entries[0].contentRect;
+      setSize([Math.max(200, width), Math.max(120, height)]);
+    });
     observer.observe(ref.current);
     return () => observer.disconnect();
   }, [ref]);
-  return height;
+  return size;
 }
 
 function FilterSelect(props: {
@@ -72,27 +84,146 @@ function FilterSelect(props: {
   );
 }
 
-export function QueuePanel(props: { model: QueueModel }): JSX.Element {
-  const { model } = props;
+/** Ask before a destructive action; the safe button has the focus, so Enter keeps the jobs. */
+export async function confirmAction(
+  title: string,
+  question: string,
+  label: string
+): Promise<boolean> {
+  const answer = await showDialog({
+    title,
+    body: question,
+    buttons: [
+      Dialog.cancelButton({ label: 'Keep' }),
+      Dialog.warnButton({ label })
+    ],
+    defaultButton: 0
+  });
+  return answer.button.accept;
+}
+
+function cancelLabel(rows: IJob[]): string {
+  const total = rows.reduce((n, j) => n + taskCount(j), 0);
+  const tasks = rows.every(j => j.job_id.includes('_'));
+  return total === 1
+    ? 'Cancel job'
+    : `Cancel ${total.toLocaleString('en-US')} ${tasks ? 'tasks' : 'jobs'}`;
+}
+
+function ColumnChooser(props: {
+  columns: IColumn[];
+  onChange: (columns: IColumn[]) => void;
+}): JSX.Element {
+  const shown = new Set(props.columns.map(c => c.key));
+  return (
+    <details className="jp-SlurmLab-columns">
+      <summary>Columns</summary>
+      <fieldset aria-label="Columns shown">
+        {ALL_COLUMNS.map(c => (
+          <label key={c.key}>
+            <input
+              type="checkbox"
+              checked={shown.has(c.key)}
+              disabled={c.key === 'job_id'}
+              onChange={e =>
+                props.onChange(
+                  ALL_COLUMNS.filter(x =>
+                    x.key === c.key ? e.target.checked : shown.has(x.key)
+                  )
+                )
+              }
+            />
+            {c.label}
+          </label>
+        ))}
+      </fieldset>
+    </details>
+  );
+}
+
+function Results(props: {
+  verb: string;
+  results: IActionResult[];
+  onDismiss: () => void;
+}): JSX.Element {
+  const failed = props.results.filter(r => !r.ok);
+  const done = props.results.length - failed.length;
+  return (
+    <div
+      className="jp-SlurmLab-results"
+      role="status"
+      aria-label="Action results"
+    >
+      <button
+        className="jp-SlurmLab-toggle"
+        aria-label="Dismiss results"
+        onClick={props.onDismiss}
+      >
+        ✕
+      </button>
+      {done > 0 && (
+        <span>
+          {props.results.length === 1
+            ? `${props.results[0].job_id} ${props.verb}`
+            : `${done.toLocaleString('en-US')} ${props.verb}`}
+          {failed.length ? '; ' : ''}
+        </span>
+      )}
+      {failed.length > 0 && (
+        <ul>
+          {failed.slice(0, 20).map(r => (
+            <li key={r.job_id} className="jp-SlurmLab-error">
+              {r.job_id}: {r.message}
+            </li>
+          ))}
+          {failed.length > 20 && <li>… and {failed.length - 20} more</li>}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function QueuePanel(props: {
+  model: QueueModel;
+  mode: 'sidebar' | 'main';
+  commands: IPanelCommands;
+}): JSX.Element {
+  const { model, commands } = props;
   useModel(model);
   const [scope, setScope] = useState<Scope>(model.scope);
   const [state, setState] = useState('');
   const [partition, setPartition] = useState('');
   const [text, setText] = useState('');
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [results, setResults] = useState<IActionResult[]>([]);
+  const [results, setResults] = useState<{
+    verb: string;
+    results: IActionResult[];
+  } | null>(null);
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
+  const [reveal, setReveal] = useState<string | null>(null);
+  const [columns, setColumns] = useState<IColumn[]>(
+    props.mode === 'sidebar' ? COMPACT_COLUMNS : ALL_COLUMNS
+  );
   const bodyRef = useRef<HTMLDivElement>(null);
-  const height = useHeight(bodyRef);
+  const [width, height] = useSize(bodyRef);
   useEffect(() => {
-    const select = (_: QueueModel, jobId: string) =>
+    const select = (_: QueueModel, jobId: string) => {
       setSelected(new Set([jobId]));
+      setReveal(jobId);
+    };
     model.selectRequested.connect(select);
     return () => {
       model.selectRequested.disconnect(select);
     };
   }, [model]);
+  useEffect(() => {
+    // Results fade when all went well; failures stay until dismissed.
+    if (results && results.results.every(r => r.ok)) {
+      const timer = window.setTimeout(() => setResults(null), 8000);
+      return () => window.clearTimeout(timer);
+    }
+  }, [results]);
 
   const jobs = model.jobs;
   const partitions = useMemo(
@@ -109,46 +240,51 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
     model.scope = next;
   };
 
+  /** The rows selected, as shown (expanded array tasks included). */
+  const selectedRows = (): IJob[] => {
+    const expandedAll = withExpanded(
+      shown,
+      new Set(shown.filter(j => j.job_id.includes('_[')).map(j => j.job_id))
+    );
+    return expandedAll.filter(j => selected.has(j.job_id));
+  };
+
   const run = async (action: Action) => {
-    // A collapsed pending array ("12_[3-9]") is acted on as the array.
-    const ids = [...selected].map(id => id.split('_[')[0]);
-    if (!ids.length) {
+    const rows = selectedRows();
+    if (!rows.length) {
       return;
     }
-    if (action === 'cancel') {
-      const answer = await showDialog({
-        title: 'Cancel jobs',
-        body: `Cancel ${ids.length} job${ids.length > 1 ? 's' : ''}: ${ids.join(', ')}?`,
-        buttons: [
-          Dialog.cancelButton({ label: 'Keep' }),
-          Dialog.warnButton({ label: 'Cancel jobs' })
-        ]
-      });
-      if (!answer.button.accept) {
-        return;
-      }
+    const verb = ACTIONS.find(([a]) => a === action)?.[2] ?? 'done';
+    if (
+      action === 'cancel' &&
+      !(await confirmAction(
+        'Cancel jobs',
+        actionQuestion('Cancel', rows, jobs),
+        cancelLabel(rows)
+      ))
+    ) {
+      return;
     }
     setBusy(true);
     try {
-      setResults((await act(action, ids)).results);
-    } catch (e) {
-      setResults([
-        {
-          job_id: ids.join(','),
-          ok: false,
-          message: String((e as Error).message),
-          reason: ''
-        }
-      ]);
+      // Exactly what each row shows: "12_[3-9]" acts on those pending tasks only.
+      setResults({
+        verb,
+        results: await model.act(
+          action,
+          rows.map(j => j.job_id)
+        )
+      });
     } finally {
       setBusy(false);
-      void model.refresh();
     }
   };
 
   const error = model.error;
+  const single = selected.size === 1 ? [...selected][0] : null;
+  const openJob = jobs.find(j => j.job_id === open) ?? null;
   return (
-    <div className="jp-SlurmLab-panel">
+    <div className={`jp-SlurmLab-panel jp-SlurmLab-${props.mode}`}>
       <div className="jp-SlurmLab-toolbar">
         <div role="radiogroup" aria-label="Whose jobs">
           {(['mine', 'all'] as Scope[]).map(s => (
@@ -165,6 +301,32 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
             </button>
           ))}
         </div>
+        <button
+          className="jp-SlurmLab-button jp-mod-accept"
+          onClick={() => commands.submit()}
+        >
+          Submit…
+        </button>
+        <button
+          className="jp-SlurmLab-button"
+          aria-label="Refresh"
+          title="Refresh"
+          onClick={() => void model.refresh()}
+        >
+          ⟳
+        </button>
+        {commands.openMain && (
+          <button
+            className="jp-SlurmLab-button"
+            aria-label="Open in main area"
+            title="Open the full table in the main area"
+            onClick={() => commands.openMain?.()}
+          >
+            ⤢
+          </button>
+        )}
+      </div>
+      <div className="jp-SlurmLab-toolbar">
         <FilterSelect
           label="State filter"
           any="Any state"
@@ -182,18 +344,13 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
         <input
           type="search"
           aria-label="Filter jobs"
-          placeholder="Filter"
+          placeholder="Filter by id, name, user…"
           value={text}
           onChange={e => setText(e.target.value)}
         />
-        <button
-          className="jp-SlurmLab-button"
-          aria-label="Refresh"
-          title="Refresh"
-          onClick={() => void model.refresh()}
-        >
-          ⟳
-        </button>
+        {props.mode === 'main' && (
+          <ColumnChooser columns={columns} onChange={setColumns} />
+        )}
       </div>
       {error && (
         <div className="jp-SlurmLab-banner" role="alert">
@@ -216,35 +373,62 @@ export function QueuePanel(props: { model: QueueModel }): JSX.Element {
         ))}
         <button
           className="jp-SlurmLab-button"
-          disabled={selected.size !== 1}
-          onClick={() => setOpen([...selected][0])}
+          disabled={!single}
+          onClick={() => setOpen(single)}
         >
           Details
         </button>
-        <span className="jp-SlurmLab-muted">
-          {shown.length} of {jobs.length} jobs
-          {selected.size ? ` · ${selected.size} selected` : ''}
-        </span>
       </div>
-      {results.length > 0 && (
-        <ul className="jp-SlurmLab-results" aria-label="Action results">
-          {results.map(r => (
-            <li key={r.job_id} className={r.ok ? '' : 'jp-SlurmLab-error'}>
-              {r.job_id}: {r.ok ? 'done' : r.message}
-            </li>
-          ))}
-        </ul>
+      <div className="jp-SlurmLab-count jp-SlurmLab-muted" aria-live="polite">
+        {shown.length.toLocaleString('en-US')} of{' '}
+        {jobs.length.toLocaleString('en-US')} jobs
+        {selected.size
+          ? ` · ${selected.size.toLocaleString('en-US')} selected`
+          : ''}
+      </div>
+      {results && (
+        <Results
+          verb={results.verb}
+          results={results.results}
+          onDismiss={() => setResults(null)}
+        />
       )}
       <div className="jp-SlurmLab-grow" ref={bodyRef}>
-        <JobTable
-          jobs={shown}
-          selected={selected}
-          onSelect={setSelected}
-          onOpen={job => setOpen(job.job_id)}
-          height={height - 28}
-        />
+        {jobs.length === 0 && !error && model.fetchedAt ? (
+          <div className="jp-SlurmLab-empty">
+            <p>
+              No {scope === 'mine' ? 'jobs of yours' : 'jobs'} in the queue.
+            </p>
+            <p>
+              Submit a script with <strong>Submit…</strong> (or right-click a
+              file → Submit as batch job), run a notebook cell on the cluster
+              with <code>%%slurm</code>, or use <code>sbatch</code> in a
+              terminal.
+            </p>
+          </div>
+        ) : (
+          <JobTable
+            jobs={shown}
+            columns={columns}
+            selected={selected}
+            onSelect={setSelected}
+            onOpen={job => setOpen(job.job_id)}
+            onDelete={() => void run('cancel')}
+            height={height}
+            width={width}
+            reveal={reveal}
+          />
+        )}
       </div>
-      {open && <JobDetails jobId={open} onClose={() => setOpen(null)} />}
+      {open && (
+        <JobDetails
+          jobId={open}
+          job={openJob}
+          model={model}
+          commands={commands}
+          onClose={() => setOpen(null)}
+        />
+      )}
     </div>
   );
 }

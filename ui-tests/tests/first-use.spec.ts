@@ -1,0 +1,140 @@
+/**
+ * What a new user hit on the first day (array actions, big selections, grouped notifications,
+ * the table's layout, the details view, the keyboard), replayed in Chromium and checked in Slurm.
+ */
+import { expect, test } from '@jupyterlab/galata';
+import type { Page } from '@playwright/test';
+import { execFileSync } from 'child_process';
+
+test.use({ autoGoto: true });
+
+function sbatch(...args: string[]): string {
+  return execFileSync('sbatch', ['--parsable', '--output=/dev/null', ...args], {
+    input: '#!/bin/sh\nsleep 300\n'
+  })
+    .toString()
+    .trim();
+}
+
+function squeue(...args: string[]): string[] {
+  return execFileSync('squeue', ['-h', '--states=all', ...args])
+    .toString()
+    .split('\n')
+    .filter(Boolean);
+}
+
+function row(page: Page, id: string) {
+  return page.locator(`.jp-SlurmLab-row[data-job-id="${id}"]`);
+}
+
+async function openPanel(page: Page): Promise<void> {
+  await page.locator('li[data-id="slurm-lab-queue"]').click();
+  await expect(page.locator('.jp-SlurmLab-panel')).toBeVisible();
+}
+
+/** Move the grid's focus to the row of `id` with the keyboard only. */
+async function focusRow(page: Page, id: string): Promise<void> {
+  await page.getByRole('grid', { name: 'Slurm jobs' }).focus();
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 200; i++) {
+    const focused = page.locator('.jp-SlurmLab-row.jp-mod-focused');
+    if ((await focused.getAttribute('data-job-id')) === id) {
+      return;
+    }
+    await page.keyboard.press('ArrowDown');
+  }
+  throw new Error(`row ${id} not reached`);
+}
+
+test('cancelling the pending part of an array leaves its running tasks running (keyboard only)', async ({
+  page
+}) => {
+  execFileSync('scancel', ['--user=root', '--state=RUNNING']);
+  const array = sbatch('--array=0-9', '--job-name=ui-sweep');
+  await openPanel(page);
+  const pending = `${array}_[2-9]`;
+  await expect(row(page, pending)).toBeVisible({ timeout: 30000 });
+  await expect(row(page, `${array}_1`)).toBeVisible();
+  await focusRow(page, pending);
+  await page.keyboard.press('Space');
+  await expect(row(page, pending)).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('Delete');
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText(
+    `Cancel 8 pending tasks of array ${array} (${pending})? The array's 2 running tasks are not affected.`
+  );
+  // The safe button has the focus: Enter keeps the jobs.
+  await expect(dialog.getByRole('button', { name: 'Keep' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(dialog).toHaveCount(0);
+  expect(squeue('-j', array, '-t', 'PD', '-o', '%i')).toEqual([pending]);
+  await page.getByRole('grid', { name: 'Slurm jobs' }).focus();
+  await page.keyboard.press('Delete');
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel 8 tasks' }).click();
+  await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${pending} cancelled`);
+  await expect
+    .poll(() => squeue('-j', array, '-o', '%i %T').sort())
+    .toEqual([`${array}_0 RUNNING`, `${array}_1 RUNNING`, `${array} CANCELLED`].sort());
+  execFileSync('scancel', [array]);
+});
+
+test('1,200 selected jobs are cancelled in batches, after a summary, with one notification', async ({
+  page
+}) => {
+  execFileSync('python3', [
+    '-c',
+    "import subprocess\nfor _ in range(1200): subprocess.run(['sbatch','--hold','--job-name=ui-bulk','--output=/dev/null'], input=b'#!/bin/sh\\ntrue\\n', check=True, capture_output=True)"
+  ]);
+  await openPanel(page);
+  await page.getByRole('searchbox', { name: 'Filter jobs' }).fill('ui-bulk');
+  await expect(page.locator('.jp-SlurmLab-count')).toContainText('1,200 of', { timeout: 30000 });
+  await page.getByRole('grid', { name: 'Slurm jobs' }).focus();
+  await page.keyboard.press('Control+a');
+  await expect(page.locator('.jp-SlurmLab-count')).toContainText('1,200 selected');
+  await page.keyboard.press('Delete');
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.locator('.jp-Dialog-body')).toHaveText('Cancel 1,200 jobs (1,200 pending)?');
+  await dialog.getByRole('button', { name: 'Cancel 1,200 jobs' }).click();
+  await expect(page.locator('.jp-SlurmLab-results')).toContainText('1,200 cancelled', { timeout: 60000 });
+  expect(squeue('-n', 'ui-bulk', '-t', 'PD', '-o', '%i')).toEqual([]);
+  // The next poll sees 1,200 jobs ended: one grouped notice, and a cancel is not an error.
+  await expect
+    .poll(async () => (await page.notifications).map(n => `${n.type}: ${n.message}`), { timeout: 40000 })
+    .toContain('info: Slurm: 1,200 jobs cancelled');
+  expect((await page.notifications).filter(n => n.type === 'error')).toHaveLength(0);
+});
+
+test('header and body share one scroll, column by column; details follow the job', async ({ page }) => {
+  const id = execFileSync('sbatch', ['--parsable', '--job-name=ui-details', '--output=/tmp/slurm-lab-ui-%j.out'], {
+    input: '#!/bin/sh\nfor i in $(seq 1 60); do echo line $i; sleep 0.5; done\n'
+  })
+    .toString()
+    .trim();
+  await page.evaluate(() => window.jupyterapp.commands.execute('slurm-lab:open-main'));
+  const main = page.locator('#slurm-lab-queue-main');
+  await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${id}"]`)).toBeVisible({ timeout: 30000 });
+  const header = main.locator('.jp-SlurmLab-header [role=columnheader]');
+  const cells = main.locator(`.jp-SlurmLab-row[data-job-id="${id}"] [role=gridcell]`);
+  expect(await header.count()).toBe(await cells.count());
+  for (let i = 0; i < (await header.count()); i++) {
+    const [h, c] = [await header.nth(i).boundingBox(), await cells.nth(i).boundingBox()];
+    expect(Math.abs(h!.x - c!.x)).toBeLessThan(1);
+    expect(Math.abs(h!.width - c!.width)).toBeLessThan(1);
+  }
+  // Only the grid scrolls sideways: scrolling it moves header and rows together.
+  await main.getByRole('grid').evaluate(el => (el.scrollLeft = 200));
+  const [h0, c0] = [await header.nth(3).boundingBox(), await cells.nth(3).boundingBox()];
+  expect(Math.abs(h0!.x - c0!.x)).toBeLessThan(1);
+
+  await main.locator(`.jp-SlurmLab-row[data-job-id="${id}"]`).dblclick();
+  const details = main.locator('.jp-SlurmLab-details');
+  await expect(details.locator('[data-field=JobState]')).toHaveText(/RUNNING/, { timeout: 20000 });
+  const log = details.locator('.jp-SlurmLab-log pre');
+  await expect(log).toContainText('line 12', { timeout: 20000 });
+  // The tail follows: the newest line is scrolled into view.
+  await expect
+    .poll(() => log.evaluate(el => el.scrollTop + el.clientHeight >= el.scrollHeight - 4))
+    .toBe(true);
+  execFileSync('scancel', [id]);
+  await expect(details.locator('[data-field=JobState]')).toHaveText(/CANCELLED/, { timeout: 30000 });
+});
