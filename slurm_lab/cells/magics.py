@@ -101,7 +101,10 @@ class SlurmMagics(Magics):
             from IPython.display import display
 
             display(run)
-            run.wait()
+            try:
+                run.wait()
+            finally:
+                run.echo_output()
             return run.result()
         return run
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import sys
 import time
 from collections.abc import Callable, MutableMapping
 from datetime import datetime
@@ -27,6 +28,10 @@ _FAST_POLL, _FAST_SECONDS = 0.05, 3.0
 
 class RemoteError(RuntimeError):
     """The cell raised on the cluster; the message is the remote traceback."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows: the cell's own traceback from the cluster, not this kernel's frames."""
+        return ["RemoteError: the cell raised on the cluster:", *str(self).rstrip("\n").splitlines()]
 
 
 class JobEnded(RuntimeError):
@@ -101,6 +106,7 @@ class CellRun:
         self.state = record.state
         self.node: str | None = None
         self.started: datetime | None = None  # Slurm's StartTime (local time)
+        self.ended: datetime | None = None  # when this kernel saw the job end
         self.tail = ""
         self.error: str | None = None
         self.landed: list[str] | None = None  # the --out names put in the namespace, once done
@@ -152,12 +158,42 @@ class CellRun:
     def __repr__(self) -> str:
         return f"<CellRun job {self.job_id} {self.state}>"
 
+    def summary(self) -> str:
+        """One line for people and for saved notebooks: job, state, run time, node."""
+        parts = [f"Slurm job {self.job_id}", self.state]
+        if self.started is not None:
+            end = self.ended or datetime.now()
+            parts.append(f"{max(0.0, (end - self.started).total_seconds()):.0f} s")
+        if self.node:
+            parts.append(f"on {self.node}")
+        return " · ".join(parts)
+
     def _ipython_display_(self) -> None:
+        """The live widget; its plain-text form (what a headless run saves) is updated at the end."""
         from IPython.display import display
 
         from .widgets import JobWidget
 
-        display(JobWidget(self))  # type: ignore[no-untyped-call]
+        widget = JobWidget(self)
+        handle = display(widget, display_id=True)  # type: ignore[no-untyped-call]
+
+        def at_end(run: CellRun) -> None:
+            if run.state in TERMINAL and handle is not None:
+                run.observers.remove(at_end)
+                handle.update(widget)
+
+        self.observers.append(at_end)
+
+    def echo_output(self) -> None:
+        """Write the job's whole stdout and stderr as this cell's own output (``--wait``), so a
+        saved or exported notebook holds what the cell printed, like a local cell's."""
+        out, err = self.stdout, self.stderr
+        if out:
+            sys.stdout.write(out)
+            sys.stdout.flush()
+        if err:
+            sys.stderr.write(err)
+            sys.stderr.flush()
 
     # ------------------------------------------------------------------ watching
     async def _watch(self) -> dict[str, Any]:
@@ -168,12 +204,14 @@ class CellRun:
             while True:
                 results = await self._read_results()
                 if results is not None:
+                    await self._drain_tail()  # the last lines, printed just before the end
                     return self._finish(results)
                 await self._poll_state()
                 await self._poll_tail()
                 if self.state in TERMINAL:
                     ended_at = ended_at or time.monotonic()
                     if time.monotonic() - ended_at > _GRACE:
+                        await self._drain_tail()
                         raise JobEnded(f"job {self.job_id} ended {self.state} before the cell finished")
                 await asyncio.sleep(interval)
                 if time.monotonic() - began > _FAST_SECONDS:
@@ -218,6 +256,12 @@ class CellRun:
                 self._save_state()
         self._notify()
 
+    async def _drain_tail(self) -> None:
+        before = -1
+        while self._tail_offset != before:
+            before = self._tail_offset
+            await self._poll_tail()
+
     async def _poll_tail(self) -> None:
         name = f"stdout-{self.record.tasks[0]}.txt" if self.record.tasks else "stdout.txt"
         try:
@@ -261,5 +305,7 @@ class CellRun:
         self.session.records.save(self.record)
 
     def _notify(self) -> None:
+        if self.state in TERMINAL and self.ended is None:
+            self.ended = datetime.now()
         for observer in list(self.observers):
             observer(self)

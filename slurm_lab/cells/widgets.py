@@ -37,6 +37,9 @@ class JobWidget(w.VBox):
         run.observers.append(self.update)
         self.update(run)
 
+    def __repr__(self) -> str:
+        return self.run.summary()  # the text/plain form: what nbconvert and papermill keep
+
     def update(self, run: CellRun) -> None:
         colour = _STATE_COLOURS.get(run.state, "var(--jp-error-color1, red)")
         elapsed = ""

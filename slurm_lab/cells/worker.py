@@ -41,8 +41,9 @@ def main(run_dir: str) -> int:
         source = fh.read()
     with open(os.path.join(run_dir, "inputs.pkl"), "rb") as fh:
         namespace = {"__name__": "__main__", **cloudpickle.load(fh)}
+    filename = f"<slurm cell {meta['run_id']}>"
     try:
-        result = run_cell(source, namespace, f"<slurm cell {meta['run_id']}>")
+        result = run_cell(source, namespace, filename)
         wanted = meta["out"]
         record = {
             "ok": True,
@@ -51,15 +52,26 @@ def main(run_dir: str) -> int:
             "missing": [name for name in wanted if name not in namespace],
         }
         payload = _dumps(record)
-    except BaseException:
-        payload = _dumps({"ok": False, "error": traceback.format_exc()})
+    except BaseException as exc:
+        payload = _dumps({"ok": False, "error": cell_traceback(exc, filename)})
         record = {"ok": False}
+    # Everything the cell printed is in the log files before the result says "done".
+    sys.stdout.flush()
+    sys.stderr.flush()
     name = f"result-{task}.pkl" if task is not None else "result.pkl"
     tmp = os.path.join(run_dir, name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(payload)
     os.replace(tmp, os.path.join(run_dir, name))
     return 0 if record["ok"] else 1
+
+
+def cell_traceback(exc: BaseException, filename: str) -> str:
+    """The traceback from the cell's own frames on: this worker's frames are noise to the user."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
 def _dumps(record: dict[str, Any]) -> bytes:

@@ -197,3 +197,27 @@ def test_profiles_prerun_srun_and_the_python_api(cluster: DevCluster) -> None:
     assert "('hello', '0', 'long')" in text_of(nb.cells[2])
     assert "['quick-one', 'long'] DataFrame" in text_of(nb.cells[2])
     assert "PENDING True" in text_of(nb.cells[3])
+
+
+def test_headless_wait_saves_every_line_and_a_readable_summary(env: dict[str, str]) -> None:
+    """Run as nbclient/papermill would: the saved notebook reads like a local one."""
+    nb = execute(
+        notebook(
+            "%load_ext slurm_lab",
+            "%%slurm --wait\nimport sys, time\nfor i in range(8):\n    print('step', i, flush=True)\n    time.sleep(0.2)\nprint('to stderr', file=sys.stderr)",
+            "%%slurm --wait\nprint('about to fail', flush=True)\nraise KeyError('nope')",
+        ),
+        env,
+        allow_errors=True,
+    )
+    done = nb.cells[1]
+    streams = {o.name: o.text for o in done.outputs if o.output_type == "stream"}
+    assert streams["stdout"] == "".join(f"step {i}\n" for i in range(8))  # all 8, the last too
+    assert streams["stderr"] == "to stderr\n"
+    (shown,) = [o for o in done.outputs if o.output_type == "display_data"]
+    plain = shown.data["text/plain"]
+    assert plain.startswith("Slurm job ") and " · COMPLETED · " in plain and "JobWidget" not in plain
+    failed = text_of(nb.cells[2])
+    assert "about to fail" in failed and "KeyError: 'nope'" in failed
+    # The remote traceback starts at the cell: none of slurm-lab's own frames.
+    assert "worker.py" not in failed and "run_cell" not in failed

@@ -138,3 +138,26 @@ test('header and body share one scroll, column by column; details follow the job
   execFileSync('scancel', [id]);
   await expect(details.locator('[data-field=JobState]')).toHaveText(/CANCELLED/, { timeout: 30000 });
 });
+
+test("a pending job's start is never shown as Slurm's year-ahead guess", async ({ page }) => {
+  execFileSync('scancel', ['--user=root', '--state=RUNNING']);
+  const busy = [sbatch('--job-name=ui-busy'), sbatch('--job-name=ui-busy')]; // both CPUs, no time limit
+  const waiting = sbatch('--cpus-per-task=2', '--job-name=ui-waiting');
+  // Backfill (every 30 s) guesses a start a year ahead for a job behind jobs with no time limit.
+  await expect
+    .poll(() => Date.parse(squeue('-j', waiting, '-o', '%S')[0]) - Date.now(), {
+      timeout: 90000,
+      intervals: [2000]
+    })
+    .toBeGreaterThan(300 * 24 * 3600 * 1000);
+  await page.evaluate(() => window.jupyterapp.commands.execute('slurm-lab:open-main'));
+  const main = page.locator('#slurm-lab-queue-main');
+  await main.getByRole('button', { name: 'Refresh' }).click();
+  await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${waiting}"] .jp-SlurmLab-start_time`)).toHaveText('', {
+    timeout: 20000
+  });
+  await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${busy[0]}"] .jp-SlurmLab-start_time`)).toHaveText(
+    /^\d{4}-\d\d-\d\dT/
+  );
+  execFileSync('scancel', [...busy, waiting]);
+});

@@ -269,7 +269,6 @@ export function JobTable(props: IJobTableProps): JSX.Element {
               role="row"
               aria-rowindex={index + 2}
               aria-selected={isSelected}
-              aria-expanded={collapsed ? expanded.has(job.job_id) : undefined}
               data-job-id={job.job_id}
               className={
                 'jp-SlurmLab-row' +
@@ -300,6 +299,7 @@ export function JobTable(props: IJobTableProps): JSX.Element {
                       className="jp-SlurmLab-toggle"
                       tabIndex={-1}
                       aria-label={`${expanded.has(job.job_id) ? 'Collapse' : 'Expand'} array ${job.job_id}`}
+                      aria-expanded={expanded.has(job.job_id)}
                       onClick={e => toggle(e, job.job_id)}
                     >
                       {expanded.has(job.job_id) ? '▾' : '▸'}
