@@ -28,5 +28,13 @@ _RUN_COLUMNS = ("run_id", "job_id", "state", "created", "backend", "outputs")
 
 
 def records_frame(records: list[Any]) -> pd.DataFrame:
-    rows = [{k: getattr(r, k) for k in _RUN_COLUMNS} for r in records]
-    return pd.DataFrame(rows, columns=list(_RUN_COLUMNS))
+    """Recorded %%slurm runs, with the notebook they came from and the cell's first line."""
+    rows = [
+        {
+            **{k: getattr(r, k) for k in _RUN_COLUMNS},
+            "notebook": r.extra.get("notebook", ""),
+            "cell": next((ln.strip() for ln in r.source.splitlines() if ln.strip()), "")[:80],
+        }
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=[*_RUN_COLUMNS, "notebook", "cell"])

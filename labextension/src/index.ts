@@ -234,17 +234,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
             autoClose: 5000
           });
           app.shell.activateById(panel.id);
-          model.select(job_id);
           await model.refresh();
+          model.select(job_id); // after the refresh, so its rows are there
           return;
         } catch (reason) {
-          const message =
-            reason instanceof ApiError ? reason.message : String(reason);
-          await showDialog({
-            title: 'Slurm did not accept the job',
-            body: message,
-            buttons: [Dialog.okButton({ label: 'Edit and retry' })]
-          });
+          // The same form again, with the answer on the field at fault and the values kept.
+          form.setError(reason);
         }
       }
     };

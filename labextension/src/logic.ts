@@ -246,3 +246,71 @@ export function shortState(state: string): string {
   const base = baseState(state);
   return SHORT_STATES[base] ?? base.slice(0, 3);
 }
+
+/** sbatch's flags (long and short) for the options the submit form shows. */
+const DIRECTIVES: Record<string, string> = {
+  '--job-name': 'job_name',
+  '-J': 'job_name',
+  '--partition': 'partition',
+  '-p': 'partition',
+  '--time': 'time',
+  '-t': 'time',
+  '--nodes': 'nodes',
+  '-N': 'nodes',
+  '--ntasks': 'ntasks',
+  '-n': 'ntasks',
+  '--cpus-per-task': 'cpus_per_task',
+  '-c': 'cpus_per_task',
+  '--mem': 'mem',
+  '--gpus': 'gpus',
+  '-G': 'gpus',
+  '--account': 'account',
+  '-A': 'account',
+  '--chdir': 'chdir',
+  '-D': 'chdir',
+  '--output': 'output',
+  '-o': 'output',
+  '--error': 'error',
+  '-e': 'error',
+  '--array': 'array',
+  '-a': 'array',
+  '--dependency': 'dependency',
+  '-d': 'dependency',
+  '--hold': 'hold',
+  '-H': 'hold'
+};
+
+/**
+ * The options a script sets itself with `#SBATCH` lines, as the form's option names. Like sbatch,
+ * only the lines before the first command count; the last one of an option wins.
+ */
+export function scriptDirectives(script: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of script.split('\n').slice(1)) {
+    const line = raw.trim();
+    if (!line.startsWith('#')) {
+      if (line) {
+        break; // the first command ends the directives
+      }
+      continue;
+    }
+    const m = /^#SBATCH\s+(-{1,2}[A-Za-z-]+)(?:[=\s]\s*(\S+))?/.exec(line);
+    const name = m ? DIRECTIVES[m[1]] : undefined;
+    if (m && name) {
+      out[name] =
+        name === 'hold' ? 'true' : (m[2] ?? '').replace(/^["']|["']$/g, '');
+    }
+  }
+  return out;
+}
+
+/** Where sbatch will write the job's output, shown before submitting (no Slurm call). */
+export function outputWhere(
+  options: Record<string, string>,
+  fallbackDir: string
+): string {
+  const dir = options.chdir || fallbackDir;
+  const file =
+    options.output || (options.array ? 'slurm-%A_%a.out' : 'slurm-%j.out');
+  return file.startsWith('/') ? file : `${dir.replace(/\/+$/, '')}/${file}`;
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, MutableMapping
@@ -36,6 +37,12 @@ class RemoteError(RuntimeError):
 
 class JobEnded(RuntimeError):
     """The job ended (cancelled, timed out, ...) without the cell finishing."""
+
+
+def _notebook_of(namespace: MutableMapping[str, Any]) -> str:
+    """The notebook this kernel runs, as JupyterLab tells kernels (``__session__``), if it does."""
+    name = namespace.get("__session__") or os.environ.get("JPY_SESSION_NAME") or ""
+    return os.path.basename(str(name))
 
 
 async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, Any]) -> RunRecord:
@@ -75,6 +82,7 @@ async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, 
         run_dir=run_dir,
         backend=backend.name,
         tasks=array_tasks(str(plan.options["array"])) if plan.is_array else None,
+        extra={"notebook": _notebook_of(namespace)},
     )
     session.records.save(record)
     return record

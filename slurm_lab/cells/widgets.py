@@ -67,8 +67,11 @@ class QueueManager(w.VBox):
         self.session = session
         self.interval = interval
         self.scope = w.ToggleButtons(options=["mine", "all"], value="mine", description="Jobs")
-        self.state = w.Dropdown(options=["any", *sorted(JOB_STATES)], value="any", description="State")
+        common = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]
+        states = ["any", *common, *sorted(JOB_STATES - set(common))]
+        self.state = w.Dropdown(options=states, value="any", description="State")
         self.jobs = w.SelectMultiple(options=[], rows=12, layout=w.Layout(width="100%"))
+        self.jobs.add_class("jp-SlurmLab-mono")  # ids and states line up
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger")
         self.hold_button = w.Button(description="Hold", icon="pause")
         self.release_button = w.Button(description="Release", icon="play")
@@ -94,7 +97,9 @@ class QueueManager(w.VBox):
     def _show(self, jobs: list[Job]) -> None:
         wanted = None if self.state.value == "any" else self.state.value
         shown = [j for j in jobs if wanted is None or j.state.split(" ")[0] == wanted]
-        options = [(f"{j.job_id:>12}  {j.state:<10} {j.user:<10} {j.partition:<8} {j.name[:48]}", j.job_id)
+        # Short enough for a notebook's width: the user only when showing everyone's jobs.
+        who = (lambda j: f"{j.user[:10]:<10} ") if self.scope.value == "all" else (lambda j: "")
+        options = [(f"{j.job_id:<14} {j.state.split(' ')[0][:10]:<10} {who(j)}{j.name[:40]}", j.job_id)
                    for j in shown]  # fmt: skip
         if options != list(self.jobs.options):
             keep = [v for v in self.jobs.value if v in {o[1] for o in options}]
@@ -114,7 +119,7 @@ class QueueManager(w.VBox):
     def act(self, action: str) -> None:
         self._confirming = False
         self.cancel_button.description = "Cancel"
-        ids = [i.split("_[")[0] for i in self.jobs.value]  # a collapsed array acts on the array
+        ids = list(self.jobs.value)  # exactly what each row shows: 12_[3-9] is those tasks only
         if not ids:
             self.message.value = "Select jobs first."
             return

@@ -81,12 +81,14 @@ test('cancelling the pending part of an array leaves its running tasks running (
 test('1,200 selected jobs are cancelled in batches, after a summary, with one notification', async ({
   page
 }) => {
+  const name = `ui-bulk-${Date.now()}`;
   execFileSync('python3', [
     '-c',
-    "import subprocess\nfor _ in range(1200): subprocess.run(['sbatch','--hold','--job-name=ui-bulk','--output=/dev/null'], input=b'#!/bin/sh\\ntrue\\n', check=True, capture_output=True)"
+    "import subprocess,sys\nfor _ in range(1200): subprocess.run(['sbatch','--hold','--job-name='+sys.argv[1],'--output=/dev/null'], input=b'#!/bin/sh\\ntrue\\n', check=True, capture_output=True)",
+    name
   ]);
   await openPanel(page);
-  await page.getByRole('searchbox', { name: 'Filter jobs' }).fill('ui-bulk');
+  await page.getByRole('searchbox', { name: 'Filter jobs' }).fill(name);
   await expect(page.locator('.jp-SlurmLab-count')).toContainText('1,200 of', { timeout: 30000 });
   await page.getByRole('grid', { name: 'Slurm jobs' }).focus();
   await page.keyboard.press('Control+a');
@@ -96,7 +98,7 @@ test('1,200 selected jobs are cancelled in batches, after a summary, with one no
   await expect(dialog.locator('.jp-Dialog-body')).toHaveText('Cancel 1,200 jobs (1,200 pending)?');
   await dialog.getByRole('button', { name: 'Cancel 1,200 jobs' }).click();
   await expect(page.locator('.jp-SlurmLab-results')).toContainText('1,200 cancelled', { timeout: 60000 });
-  expect(squeue('-n', 'ui-bulk', '-t', 'PD', '-o', '%i')).toEqual([]);
+  expect(squeue('-n', name, '-t', 'PD', '-o', '%i')).toEqual([]);
   // The next poll sees 1,200 jobs ended: one grouped notice, and a cancel is not an error.
   await expect
     .poll(async () => (await page.notifications).map(n => `${n.type}: ${n.message}`), { timeout: 40000 })

@@ -18,10 +18,13 @@ test('submit from the dialog: Slurm rejects, then the job appears selected', asy
   await dialog.getByLabel('Job name').fill('from-the-dialog');
   await dialog.getByLabel('Time limit').fill('8-00:00:00'); // over long's 7 days
   await dialog.getByRole('button', { name: 'Submit' }).click();
-  await expect(page.locator('.jp-Dialog')).toContainText('Requested time limit is invalid');
-  await page.locator('.jp-Dialog').getByRole('button', { name: 'Edit and retry' }).click();
-
+  // The form comes back with Slurm's refusal on the field, the partition's limit, values kept.
   const again = page.locator('.jp-Dialog');
+  await expect(again.getByRole('alert')).toContainText('Slurm refused the job');
+  await expect(again.getByRole('alert')).toContainText('Requested time limit is invalid');
+  await expect(again.getByRole('alert')).toContainText('partition long allows at most 7-00:00:00');
+  await expect(again.getByLabel('Time limit')).toHaveAttribute('aria-invalid', 'true');
+  await expect(again.getByLabel('Job name')).toHaveValue('from-the-dialog');
   await again.getByLabel('Time limit').fill('10:00');
   await again.getByRole('button', { name: 'Submit' }).click();
   const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
@@ -43,7 +46,10 @@ test('submit a script file from the file browser context menu', async ({ page, t
   await page.getByRole('menuitem', { name: 'Submit as batch job' }).click();
   const dialog = page.locator('.jp-Dialog');
   await expect(dialog.getByLabel('Batch script')).toHaveValue(/from-a-file/);
-  await expect(dialog.getByLabel('Working directory')).not.toHaveValue('');
+  await expect(dialog.getByLabel('Job name')).toHaveValue('from-a-file'); // read from #SBATCH
+  await expect(dialog.getByText('from the script')).toBeVisible();
+  await expect(dialog.getByLabel('Working directory')).toHaveValue(new RegExp(`^/\\S*/${tmpPath}$`));
+  await expect(dialog.locator('.jp-SlurmLab-where')).toContainText(`${tmpPath}/slurm-%j.out`);
   await dialog.getByRole('button', { name: 'Submit' }).click();
   const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
   await expect(selected).toHaveCount(1, { timeout: 20000 });
@@ -68,4 +74,39 @@ test('with a notebook active, the submit dialog takes the active cell, never "[o
   await expect(script).toHaveValue(/from-a-cell/);
   await expect(script).not.toHaveValue(/object Object/);
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel' }).click();
+});
+
+test("slurm-lab's own check names the field by its label; array, hold and output reach Slurm", async ({
+  page
+}) => {
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('slurm-lab:submit');
+  });
+  const dialog = page.locator('.jp-Dialog');
+  await dialog.getByLabel('Batch script').fill('#!/bin/sh\n#SBATCH --time=5:00\nsleep 60\n');
+  await expect(dialog.getByLabel('Time limit')).toHaveValue('5:00');
+  await dialog.getByLabel('Memory').fill('4X');
+  await dialog.getByRole('button', { name: 'Submit' }).click();
+  await expect(dialog.getByRole('alert')).toContainText("slurm-lab's check");
+  await expect(dialog.getByRole('alert')).toContainText('Memory: invalid value');
+  await expect(dialog.getByLabel('Memory')).toHaveAttribute('aria-invalid', 'true');
+  await dialog.getByLabel('Memory').fill('100M');
+  await dialog.getByLabel('Time limit').fill('7:00');
+  await expect(dialog.getByText('overrides #SBATCH time = 5:00 in the script')).toBeVisible();
+  await dialog.getByLabel('Array').fill('0-2');
+  await dialog.getByLabel('Output file').fill('/tmp/ui-array-%A_%a.out');
+  await dialog.getByLabel('Submit held (release it from the panel)').check();
+  await expect(dialog.locator('.jp-SlurmLab-where')).toContainText('/tmp/ui-array-%A_%a.out');
+  await dialog.getByRole('button', { name: 'Submit' }).click();
+  // The new array is selected as it shows: its pending tasks collapsed in one row.
+  const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
+  await expect(selected).toHaveCount(1, { timeout: 20000 });
+  await expect(selected).toHaveAttribute('data-job-id', /^\d+_\[0-2\]$/);
+  const id = (await selected.getAttribute('data-job-id'))!.split('_')[0];
+  const shown = job(id);
+  expect(shown).toContain('TimeLimit=00:07:00');
+  expect(shown).toContain('Reason=JobHeldUser');
+  expect(shown).toContain('ArrayTaskId=0-2');
+  expect(shown).toContain(`StdOut=/tmp/ui-array-${id}_`); // Slurm expands %A_%a
+  execFileSync('scancel', [id]);
 });

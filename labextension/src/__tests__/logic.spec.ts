@@ -5,6 +5,8 @@ import {
   expandTasks,
   filterJobs,
   finishedSummary,
+  outputWhere,
+  scriptDirectives,
   sortJobs,
   startShown
 } from '../logic';
@@ -154,5 +156,39 @@ describe('batches and startShown', () => {
         now
       )
     ).toBe('2026-11-21T11:00:00');
+  });
+});
+
+describe('scriptDirectives and outputWhere', () => {
+  it('reads #SBATCH lines up to the first command, short and long, last one wins', () => {
+    const script = [
+      '#!/bin/bash',
+      '#SBATCH --job-name=train',
+      '#SBATCH -p long',
+      '#SBATCH --time 2:00:00',
+      '# a comment',
+      '#SBATCH -t 3:00:00',
+      '#SBATCH --hold',
+      '#SBATCH --unknown-flag=1',
+      '',
+      'python train.py',
+      '#SBATCH --mem=4G'
+    ].join('\n');
+    expect(scriptDirectives(script)).toEqual({
+      job_name: 'train',
+      partition: 'long',
+      time: '3:00:00',
+      hold: 'true'
+    });
+  });
+  it('says where the output goes', () => {
+    expect(outputWhere({}, '/home/alice/')).toBe('/home/alice/slurm-%j.out');
+    expect(outputWhere({ chdir: '/scratch/r1', array: '0-3' }, '/h')).toBe(
+      '/scratch/r1/slurm-%A_%a.out'
+    );
+    expect(outputWhere({ output: '/tmp/x.log' }, '/h')).toBe('/tmp/x.log');
+    expect(outputWhere({ output: 'logs/%j.out', chdir: '/s' }, '/h')).toBe(
+      '/s/logs/%j.out'
+    );
   });
 });

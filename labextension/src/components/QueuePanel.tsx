@@ -202,21 +202,33 @@ export function QueuePanel(props: {
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState<string | null>(null);
   const [reveal, setReveal] = useState<string | null>(null);
+  const [wanted, setWanted] = useState<string | null>(null);
   const [columns, setColumns] = useState<IColumn[]>(
     props.mode === 'sidebar' ? COMPACT_COLUMNS : ALL_COLUMNS
   );
   const bodyRef = useRef<HTMLDivElement>(null);
   const [width, height] = useSize(bodyRef);
   useEffect(() => {
-    const select = (_: QueueModel, jobId: string) => {
-      setSelected(new Set([jobId]));
-      setReveal(jobId);
-    };
+    const select = (_: QueueModel, jobId: string) => setWanted(jobId);
     model.selectRequested.connect(select);
     return () => {
       model.selectRequested.disconnect(select);
     };
   }, [model]);
+  useEffect(() => {
+    // Select a job asked for (e.g. just submitted) once the listing has it; a new array
+    // shows as its tasks ("42_[0-9]", "42_0"), so those rows are selected.
+    const rows = wanted
+      ? model.jobs.filter(
+          j => j.job_id === wanted || String(j.array_job_id) === wanted
+        )
+      : [];
+    if (rows.length) {
+      setSelected(new Set(rows.map(j => j.job_id)));
+      setReveal(rows[0].job_id);
+      setWanted(null);
+    }
+  }, [wanted, model.jobs]);
   useEffect(() => {
     // Results fade when all went well; failures stay until dismissed.
     if (results && results.results.every(r => r.ok)) {
