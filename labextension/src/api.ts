@@ -50,6 +50,29 @@ export interface IClusterStatus {
   version: string;
 }
 
+/** A finished job as accounting (or the job-completion log) reports it. */
+export interface IHistoricJob {
+  job_id: string;
+  name: string;
+  user: string;
+  partition: string | null;
+  state: string;
+  exit_code: string | null;
+  submit_time: string | null;
+  start_time: string | null;
+  end_time: string | null;
+  elapsed: string | null;
+  num_nodes: number | null;
+  nodes: string | null;
+  work_dir: string | null;
+}
+
+export interface IHistory {
+  jobs: IHistoricJob[];
+  source: 'accounting' | 'jobcomp' | 'controller';
+  message: string;
+}
+
 export interface IActionResult {
   job_id: string;
   ok: boolean;
@@ -190,4 +213,11 @@ export function getOutput(
 
 export function getPartitions(): Promise<{ partitions: IPartition[] }> {
   return requestAPI('partitions');
+}
+
+/** Finished jobs since `since` (e.g. "now-7days"). */
+export function getHistory(scope: Scope, since: string): Promise<IHistory> {
+  return requestAPI(
+    `history?scope=${scope}&since=${encodeURIComponent(since)}`
+  );
 }

@@ -66,6 +66,10 @@ export function expandTasks(spec: string, limit = 10000): string[] {
   return out;
 }
 
+/**
+ * Rows with the collapsed pending tasks of the `expanded` arrays (by array id, which survives
+ * an action that splits a task out of "12_[3-9]") listed one by one.
+ */
 export function withExpanded(
   rows: IJob[],
   expanded: ReadonlySet<string>
@@ -74,7 +78,9 @@ export function withExpanded(
     return rows;
   }
   return rows.flatMap(job =>
-    expanded.has(job.job_id) && job.array_task_id
+    job.job_id.includes('_[') &&
+    expanded.has(String(job.array_job_id)) &&
+    job.array_task_id
       ? [
           job,
           ...expandTasks(job.array_task_id).map(task => ({
@@ -313,4 +319,14 @@ export function outputWhere(
   const file =
     options.output || (options.array ? 'slurm-%A_%a.out' : 'slurm-%j.out');
   return file.startsWith('/') ? file : `${dir.replace(/\/+$/, '')}/${file}`;
+}
+
+/** The question before cancelling a whole array: how many running tasks it ends. */
+export function wholeArrayQuestion(arrayId: string, all: IJob[]): string {
+  const tasks = all.filter(j => String(j.array_job_id) === arrayId);
+  const running = tasks.filter(j => baseState(j.state) === 'RUNNING').length;
+  const pending = tasks
+    .filter(j => baseState(j.state) === 'PENDING')
+    .reduce((n, j) => n + taskCount(j), 0);
+  return `Cancel all of array ${arrayId}? ${plural(running, 'running task')} will end and ${plural(pending, 'pending task')} will not start.`;
 }

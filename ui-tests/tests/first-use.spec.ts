@@ -163,3 +163,38 @@ test("a pending job's start is never shown as Slurm's year-ahead guess", async (
   );
   execFileSync('scancel', [...busy, waiting]);
 });
+
+test('cancelling a whole array is its own choice, and says how many running tasks end', async ({ page }) => {
+  execFileSync('scancel', ['--user=root', '--state=RUNNING']);
+  const array = sbatch('--array=0-5', '--job-name=ui-whole');
+  await openPanel(page);
+  await expect(row(page, `${array}_1`)).toBeVisible({ timeout: 30000 });
+  await row(page, `${array}_0`).dblclick();
+  await page.getByRole('button', { name: 'Cancel whole array' }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText(
+    `Cancel all of array ${array}? 2 running tasks will end and 4 pending tasks will not start.`
+  );
+  await dialog.getByRole('button', { name: `Cancel array ${array}` }).click();
+  await expect
+    .poll(() => squeue('-j', array, '-t', 'PD,R', '-o', '%i'), { timeout: 20000 })
+    .toEqual([]);
+});
+
+test('finished jobs in their own tab, from the history endpoint', async ({ page }) => {
+  const id = execFileSync('sbatch', ['--parsable', '--output=/dev/null', '--job-name=ui-finished'], {
+    input: '#!/bin/sh\ntrue\n'
+  })
+    .toString()
+    .trim();
+  await expect.poll(() => squeue('-j', id, '-o', '%T')[0], { timeout: 30000 }).toBe('COMPLETED');
+  await openPanel(page);
+  await page.getByRole('tab', { name: 'Finished', exact: true }).click();
+  const finished = page.getByRole('table', { name: 'Finished jobs' });
+  await expect(finished.locator(`tr[data-job-id="${id}"]`)).toContainText('ui-finished', { timeout: 20000 });
+  await expect(finished.locator(`tr[data-job-id="${id}"] .jp-SlurmLab-state`)).toHaveText('COMPLETED');
+  // The dev cluster has no accounting: the tab says where the jobs come from instead.
+  await expect(page.locator('.jp-SlurmLab-history')).toContainText('accounting is disabled');
+  await page.getByRole('tab', { name: 'Queue', exact: true }).click();
+  await expect(page.getByRole('grid', { name: 'Slurm jobs' })).toBeVisible();
+});

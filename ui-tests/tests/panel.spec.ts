@@ -105,6 +105,10 @@ test('a collapsed pending array expands into its tasks', async ({ page }) => {
   await row(page, `${id}_3`).click();
   await page.getByRole('button', { name: 'Release', exact: true }).click();
   await expect(page.locator('.jp-SlurmLab-results')).toContainText(`${id}_3 released`);
+  // Slurm now lists 3 on its own and the rest as ${id}_[0-2,4]: the array stays expanded.
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await expect(row(page, `${id}_4`)).toBeVisible({ timeout: 20000 });
+  await expect(row(page, `${id}_3`)).toBeVisible();
   execFileSync('scancel', [id]);
 });
 

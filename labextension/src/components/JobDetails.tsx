@@ -1,8 +1,9 @@
 import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 import { getDetails, getOutput, IJob, IJobDetails } from '../api';
-import { baseState, FINISHED } from '../logic';
+import { baseState, FINISHED, wholeArrayQuestion } from '../logic';
 import { QueueModel } from '../model';
+import { confirmAction } from './confirm';
 import type { IPanelCommands } from './QueuePanel';
 
 const TAIL_INTERVAL_MS = 2000;
@@ -70,6 +71,23 @@ export function JobDetails(props: {
   }, [props.jobId]);
 
   const fields = details?.fields ?? {};
+  const arrayId =
+    props.job?.array_job_id !== null && props.job?.array_job_id !== undefined
+      ? String(props.job.array_job_id)
+      : null;
+  /** The one action on a whole array: it says how many running tasks it ends. */
+  const cancelArray = async (id: string) => {
+    const question = wholeArrayQuestion(id, props.model.jobs);
+    if (
+      await confirmAction(
+        'Cancel a whole array',
+        question,
+        `Cancel array ${id}`
+      )
+    ) {
+      await props.model.act('cancel', [id]);
+    }
+  };
   const stdout = fields['StdOut'];
   const workDir = fields['WorkDir'];
   const outputPath = stdout ? props.commands.contentsPath(stdout) : null;
@@ -124,6 +142,14 @@ export function JobDetails(props: {
         >
           Copy as new job
         </button>
+        {arrayId && !ended && (
+          <button
+            className="jp-SlurmLab-button"
+            onClick={() => void cancelArray(arrayId)}
+          >
+            Cancel whole array
+          </button>
+        )}
       </div>
       <div
         className="jp-SlurmLab-tabs"

@@ -120,14 +120,17 @@ export function JobTable(props: IJobTableProps): JSX.Element {
     }
   }, [props.reveal, rows]);
 
-  const toggle = (event: React.SyntheticEvent, jobId: string) => {
+  /** Expand or collapse the pending tasks of the array of `job`. */
+  const toggle = (event: React.SyntheticEvent, job: IJob) => {
     event.stopPropagation();
     const next = new Set(expanded);
-    if (!next.delete(jobId)) {
-      next.add(jobId);
+    const key = String(job.array_job_id);
+    if (!next.delete(key)) {
+      next.add(key);
     }
     setExpanded(next);
   };
+  const isExpanded = (job: IJob) => expanded.has(String(job.array_job_id));
 
   const sortBy = (key: SortKey) => {
     if (key === sortKey) {
@@ -190,11 +193,12 @@ export function JobTable(props: IJobTableProps): JSX.Element {
       Delete: () => props.onDelete(),
       ArrowRight: () =>
         rows[current].job_id.includes('_[') &&
-        !expanded.has(rows[current].job_id) &&
-        toggle(event, rows[current].job_id),
+        !isExpanded(rows[current]) &&
+        toggle(event, rows[current]),
       ArrowLeft: () =>
-        expanded.has(rows[current].job_id) &&
-        toggle(event, rows[current].job_id)
+        rows[current].job_id.includes('_[') &&
+        isExpanded(rows[current]) &&
+        toggle(event, rows[current])
     };
     if ((event.ctrlKey || event.metaKey) && event.key === 'a') {
       props.onSelect(new Set(rows.map(j => j.job_id)));
@@ -298,11 +302,11 @@ export function JobTable(props: IJobTableProps): JSX.Element {
                     <button
                       className="jp-SlurmLab-toggle"
                       tabIndex={-1}
-                      aria-label={`${expanded.has(job.job_id) ? 'Collapse' : 'Expand'} array ${job.job_id}`}
-                      aria-expanded={expanded.has(job.job_id)}
-                      onClick={e => toggle(e, job.job_id)}
+                      aria-label={`${isExpanded(job) ? 'Collapse' : 'Expand'} array ${job.job_id}`}
+                      aria-expanded={isExpanded(job)}
+                      onClick={e => toggle(e, job)}
                     >
-                      {expanded.has(job.job_id) ? '▾' : '▸'}
+                      {isExpanded(job) ? '▾' : '▸'}
                     </button>
                   ) : null}
                   {cellText(job, c.key, compact)}

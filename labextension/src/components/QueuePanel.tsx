@@ -1,9 +1,10 @@
-import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { Action, IActionResult, IJob, Scope } from '../api';
 import { actionQuestion, filterJobs, taskCount, withExpanded } from '../logic';
 import { QueueModel } from '../model';
+import { confirmAction } from './confirm';
+import { HistoryView } from './HistoryView';
 import { JobDetails } from './JobDetails';
 import { ALL_COLUMNS, COMPACT_COLUMNS, IColumn, JobTable } from './JobTable';
 
@@ -82,24 +83,6 @@ function FilterSelect(props: {
       ))}
     </select>
   );
-}
-
-/** Ask before a destructive action; the safe button has the focus, so Enter keeps the jobs. */
-export async function confirmAction(
-  title: string,
-  question: string,
-  label: string
-): Promise<boolean> {
-  const answer = await showDialog({
-    title,
-    body: question,
-    buttons: [
-      Dialog.cancelButton({ label: 'Keep' }),
-      Dialog.warnButton({ label })
-    ],
-    defaultButton: 0
-  });
-  return answer.button.accept;
 }
 
 function cancelLabel(rows: IJob[]): string {
@@ -203,6 +186,7 @@ export function QueuePanel(props: {
   const [open, setOpen] = useState<string | null>(null);
   const [reveal, setReveal] = useState<string | null>(null);
   const [wanted, setWanted] = useState<string | null>(null);
+  const [view, setView] = useState<'queue' | 'history'>('queue');
   const [columns, setColumns] = useState<IColumn[]>(
     props.mode === 'sidebar' ? COMPACT_COLUMNS : ALL_COLUMNS
   );
@@ -256,7 +240,7 @@ export function QueuePanel(props: {
   const selectedRows = (): IJob[] => {
     const expandedAll = withExpanded(
       shown,
-      new Set(shown.filter(j => j.job_id.includes('_[')).map(j => j.job_id))
+      new Set(shown.map(j => String(j.array_job_id)))
     );
     return expandedAll.filter(j => selected.has(j.job_id));
   };
@@ -297,6 +281,21 @@ export function QueuePanel(props: {
   const openJob = jobs.find(j => j.job_id === open) ?? null;
   return (
     <div className={`jp-SlurmLab-panel jp-SlurmLab-${props.mode}`}>
+      <div className="jp-SlurmLab-viewtabs" role="tablist" aria-label="View">
+        {(['queue', 'history'] as const).map(v => (
+          <button
+            key={v}
+            role="tab"
+            aria-selected={view === v}
+            className={
+              'jp-SlurmLab-button' + (view === v ? ' jp-mod-active' : '')
+            }
+            onClick={() => setView(v)}
+          >
+            {v === 'queue' ? 'Queue' : 'Finished'}
+          </button>
+        ))}
+      </div>
       <div className="jp-SlurmLab-toolbar">
         <div role="radiogroup" aria-label="Whose jobs">
           {(['mine', 'all'] as Scope[]).map(s => (
@@ -338,101 +337,110 @@ export function QueuePanel(props: {
           </button>
         )}
       </div>
-      <div className="jp-SlurmLab-toolbar">
-        <FilterSelect
-          label="State filter"
-          any="Any state"
-          value={state}
-          options={STATES}
-          onChange={setState}
-        />
-        <FilterSelect
-          label="Partition filter"
-          any="Any partition"
-          value={partition}
-          options={partitions}
-          onChange={setPartition}
-        />
-        <input
-          type="search"
-          aria-label="Filter jobs"
-          placeholder="Filter by id, name, user…"
-          value={text}
-          onChange={e => setText(e.target.value)}
-        />
-        {props.mode === 'main' && (
-          <ColumnChooser columns={columns} onChange={setColumns} />
-        )}
-      </div>
-      {error && (
-        <div className="jp-SlurmLab-banner" role="alert">
-          {error.message}
-          {model.stale && model.fetchedAt
-            ? ` — showing data from ${new Date(model.fetchedAt).toLocaleTimeString()}`
-            : ''}
-        </div>
-      )}
-      <div className="jp-SlurmLab-actions">
-        {ACTIONS.map(([action, label]) => (
-          <button
-            key={action}
-            className="jp-SlurmLab-button"
-            disabled={busy || !selected.size}
-            onClick={() => void run(action)}
-          >
-            {label}
-          </button>
-        ))}
-        <button
-          className="jp-SlurmLab-button"
-          disabled={!single}
-          onClick={() => setOpen(single)}
-        >
-          Details
-        </button>
-      </div>
-      <div className="jp-SlurmLab-count jp-SlurmLab-muted" aria-live="polite">
-        {shown.length.toLocaleString('en-US')} of{' '}
-        {jobs.length.toLocaleString('en-US')} jobs
-        {selected.size
-          ? ` · ${selected.size.toLocaleString('en-US')} selected`
-          : ''}
-      </div>
-      {results && (
-        <Results
-          verb={results.verb}
-          results={results.results}
-          onDismiss={() => setResults(null)}
-        />
-      )}
-      <div className="jp-SlurmLab-grow" ref={bodyRef}>
-        {jobs.length === 0 && !error && model.fetchedAt ? (
-          <div className="jp-SlurmLab-empty">
-            <p>
-              No {scope === 'mine' ? 'jobs of yours' : 'jobs'} in the queue.
-            </p>
-            <p>
-              Submit a script with <strong>Submit…</strong> (or right-click a
-              file → Submit as batch job), run a notebook cell on the cluster
-              with <code>%%slurm</code>, or use <code>sbatch</code> in a
-              terminal.
-            </p>
+      {view === 'history' ? (
+        <HistoryView scope={scope} />
+      ) : (
+        <>
+          <div className="jp-SlurmLab-toolbar">
+            <FilterSelect
+              label="State filter"
+              any="Any state"
+              value={state}
+              options={STATES}
+              onChange={setState}
+            />
+            <FilterSelect
+              label="Partition filter"
+              any="Any partition"
+              value={partition}
+              options={partitions}
+              onChange={setPartition}
+            />
+            <input
+              type="search"
+              aria-label="Filter jobs"
+              placeholder="Filter by id, name, user…"
+              value={text}
+              onChange={e => setText(e.target.value)}
+            />
+            {props.mode === 'main' && (
+              <ColumnChooser columns={columns} onChange={setColumns} />
+            )}
           </div>
-        ) : (
-          <JobTable
-            jobs={shown}
-            columns={columns}
-            selected={selected}
-            onSelect={setSelected}
-            onOpen={job => setOpen(job.job_id)}
-            onDelete={() => void run('cancel')}
-            height={height}
-            width={width}
-            reveal={reveal}
-          />
-        )}
-      </div>
-      {open && (
+          {error && (
+            <div className="jp-SlurmLab-banner" role="alert">
+              {error.message}
+              {model.stale && model.fetchedAt
+                ? ` — showing data from ${new Date(model.fetchedAt).toLocaleTimeString()}`
+                : ''}
+            </div>
+          )}
+          <div className="jp-SlurmLab-actions">
+            {ACTIONS.map(([action, label]) => (
+              <button
+                key={action}
+                className="jp-SlurmLab-button"
+                disabled={busy || !selected.size}
+                onClick={() => void run(action)}
+              >
+                {label}
+              </button>
+            ))}
+            <button
+              className="jp-SlurmLab-button"
+              disabled={!single}
+              onClick={() => setOpen(single)}
+            >
+              Details
+            </button>
+          </div>
+          <div
+            className="jp-SlurmLab-count jp-SlurmLab-muted"
+            aria-live="polite"
+          >
+            {shown.length.toLocaleString('en-US')} of{' '}
+            {jobs.length.toLocaleString('en-US')} jobs
+            {selected.size
+              ? ` · ${selected.size.toLocaleString('en-US')} selected`
+              : ''}
+          </div>
+          {results && (
+            <Results
+              verb={results.verb}
+              results={results.results}
+              onDismiss={() => setResults(null)}
+            />
+          )}
+          <div className="jp-SlurmLab-grow" ref={bodyRef}>
+            {jobs.length === 0 && !error && model.fetchedAt ? (
+              <div className="jp-SlurmLab-empty">
+                <p>
+                  No {scope === 'mine' ? 'jobs of yours' : 'jobs'} in the queue.
+                </p>
+                <p>
+                  Submit a script with <strong>Submit…</strong> (or right-click
+                  a file → Submit as batch job), run a notebook cell on the
+                  cluster with <code>%%slurm</code>, or use <code>sbatch</code>{' '}
+                  in a terminal.
+                </p>
+              </div>
+            ) : (
+              <JobTable
+                jobs={shown}
+                columns={columns}
+                selected={selected}
+                onSelect={setSelected}
+                onOpen={job => setOpen(job.job_id)}
+                onDelete={() => void run('cancel')}
+                height={height}
+                width={width}
+                reveal={reveal}
+              />
+            )}
+          </div>
+        </>
+      )}
+      {open && view === 'queue' && (
         <JobDetails
           jobId={open}
           job={openJob}
