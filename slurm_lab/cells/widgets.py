@@ -70,7 +70,11 @@ class QueueManager(w.VBox):
         common = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]
         states = ["any", *common, *sorted(JOB_STATES - set(common))]
         self.state = w.Dropdown(options=states, value="any", description="State")
-        self.jobs = w.SelectMultiple(options=[], rows=12, layout=w.Layout(width="100%"))
+        # The description is the list's <label>: screen readers name it.
+        self.jobs = w.SelectMultiple(
+            options=[], rows=12, description="Queue", style={"description_width": "initial"},
+            layout=w.Layout(width="100%"),
+        )  # fmt: skip
         self.jobs.add_class("jp-SlurmLab-mono")  # ids and states line up
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="danger")
         self.hold_button = w.Button(description="Hold", icon="pause")

@@ -48,3 +48,17 @@ test('the panel, the main-area table, details and dialogs have no serious access
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel' }).click();
   execFileSync('scancel', [held]);
 });
+
+test('the %%slurm job widget and the queue manager have no serious accessibility violations', async ({
+  page
+}) => {
+  await page.notebook.createNew('widgets.ipynb');
+  await page.notebook.setCell(0, 'code', '%load_ext slurm_lab');
+  await page.notebook.addCell('code', "%%slurm --wait\nprint('hello from the cluster')");
+  await page.notebook.addCell('code', '%slurm queue');
+  await page.notebook.run();
+  await expect(page.locator('.jp-Notebook')).toContainText('hello from the cluster', { timeout: 60000 });
+  await expect(page.locator('.jp-Notebook .widget-select-multiple')).toBeVisible({ timeout: 30000 });
+  await expect(page.locator('.jp-Notebook')).toContainText('COMPLETED');
+  expect(await violations(page, '.jp-Notebook .jp-OutputArea')).toEqual([]);
+});
