@@ -59,6 +59,11 @@ class JobWidget(w.VBox):
             self.error.value = f"<i>done{html.escape(landed)}</i>"
 
 
+def _number(job_id: str) -> int:
+    head = job_id.split("_", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
 class QueueManager(w.VBox):
     """The queue (mine/all, state filter), multi-select, cancel/hold/release; auto refresh shares
     the session's coalesced cache, so many widgets still cost one squeue per cache window."""
@@ -101,6 +106,9 @@ class QueueManager(w.VBox):
     def _show(self, jobs: list[Job]) -> None:
         wanted = None if self.state.value == "any" else self.state.value
         shown = [j for j in jobs if wanted is None or j.state.split(" ")[0] == wanted]
+        # What people act on first: running, then pending, then the rest; newest first in each.
+        rank = {"RUNNING": 0, "PENDING": 1}
+        shown.sort(key=lambda j: (rank.get(j.state.split(" ")[0], 2), -(j.array_job_id or _number(j.job_id))))
         # Short enough for a notebook's width: the user only when showing everyone's jobs.
         who = (lambda j: f"{j.user[:10]:<10} ") if self.scope.value == "all" else (lambda j: "")
         options = [(f"{j.job_id:<14} {j.state.split(' ')[0][:10]:<10} {who(j)}{j.name[:40]}", j.job_id)
