@@ -89,7 +89,9 @@ def main() -> None:
         page.locator("#slurm-lab-queue-main").get_by_role("button", name="Submit…").click()
         page.wait_for_selector(".jp-Dialog textarea", timeout=30_000)
         dialog = page.locator(".jp-Dialog")
-        dialog.get_by_label("Batch script").fill("#!/bin/bash\n#SBATCH --job-name=train\n#SBATCH --time=2:00:00\npython train.py\n")
+        dialog.get_by_label("Batch script").fill(
+            "#!/bin/bash\n#SBATCH --job-name=train\n#SBATCH --time=2:00:00\npython train.py\n"
+        )
         dialog.get_by_label("Time limit").fill("4:00:00")
         dialog.get_by_label("Memory").fill("16G")
         time.sleep(1)

@@ -206,6 +206,7 @@ def test_headless_wait_saves_every_line_and_a_readable_summary(env: dict[str, st
             "%load_ext slurm_lab",
             "%%slurm --wait\nimport sys, time\nfor i in range(8):\n    print('step', i, flush=True)\n    time.sleep(0.2)\nprint('to stderr', file=sys.stderr)",
             "%%slurm --wait\nprint('about to fail', flush=True)\nraise KeyError('nope')",
+            "runs = %slurm runs\nprint(list(runs.columns))\nprint(runs.iloc[1]['cell'])",
         ),
         env,
         allow_errors=True,
@@ -221,3 +222,5 @@ def test_headless_wait_saves_every_line_and_a_readable_summary(env: dict[str, st
     assert "about to fail" in failed and "KeyError: 'nope'" in failed
     # The remote traceback starts at the cell: none of slurm-lab's own frames.
     assert "worker.py" not in failed and "run_cell" not in failed
+    listed = text_of(nb.cells[3])  # %slurm runs names each run's notebook and first line
+    assert "'notebook', 'cell'" in listed and "import sys, time" in listed

@@ -198,3 +198,29 @@ test('finished jobs in their own tab, from the history endpoint', async ({ page 
   await page.getByRole('tab', { name: 'Queue', exact: true }).click();
   await expect(page.getByRole('grid', { name: 'Slurm jobs' })).toBeVisible();
 });
+
+test('details: open the output in the editor, and copy the job as a new one', async ({ page, tmpPath }) => {
+  const status = await page.evaluate(async () => (await fetch('/slurm-lab/api/status')).json());
+  const folder = `${status.root_dir}/${tmpPath}`;
+  execFileSync('mkdir', ['-p', folder]);
+  const id = execFileSync(
+    'sbatch',
+    ['--parsable', '--job-name=ui-open', `--chdir=${folder}`, `--output=${folder}/out.txt`, '--time=5:00'],
+    { input: '#!/bin/sh\necho hello from ui-open\n' }
+  )
+    .toString()
+    .trim();
+  await expect.poll(() => squeue('-j', id, '-o', '%T')[0], { timeout: 30000 }).toBe('COMPLETED');
+  await openPanel(page);
+  await row(page, id).dblclick();
+  const details = page.locator('#slurm-lab-queue .jp-SlurmLab-details');
+  await expect(details.locator('.jp-SlurmLab-log pre')).toContainText('hello from ui-open');
+  await details.getByRole('button', { name: 'Open output' }).click();
+  await expect(page.getByRole('main').getByRole('tab', { name: /out\.txt/ })).toBeVisible();
+  await details.getByRole('button', { name: 'Copy as new job' }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.getByLabel('Job name')).toHaveValue('ui-open');
+  await expect(dialog.getByLabel('Time limit')).toHaveValue('5:00');
+  await expect(dialog.getByLabel('Working directory')).toHaveValue(folder);
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+});
