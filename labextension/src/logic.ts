@@ -3,11 +3,9 @@
  */
 import { IJob } from './api';
 
-/** States after which a job no longer changes. */
-export const FINISHED = new Set([
-  'COMPLETED',
+/** States in which a job ended badly (a notification worth an error). */
+export const FAILED = new Set([
   'FAILED',
-  'CANCELLED',
   'TIMEOUT',
   'OUT_OF_MEMORY',
   'NODE_FAIL',
@@ -15,6 +13,9 @@ export const FINISHED = new Set([
   'DEADLINE',
   'PREEMPTED'
 ]);
+
+/** States after which a job no longer changes. */
+export const FINISHED = new Set(['COMPLETED', 'CANCELLED', ...FAILED]);
 
 export function baseState(state: string): string {
   return state.split(' ')[0];
@@ -110,17 +111,6 @@ export function filterJobs(
           .includes(needle))
   );
 }
-
-/** States in which a job ended badly (a notification worth an error). */
-export const FAILED = new Set([
-  'FAILED',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'NODE_FAIL',
-  'BOOT_FAIL',
-  'DEADLINE',
-  'PREEMPTED'
-]);
 
 const number = new Intl.NumberFormat('en-US');
 
