@@ -10,6 +10,7 @@ from . import validation
 from .cells.session import get_session
 from .frame import jobs_frame
 from .models import ActionResult
+from .slurm.states import base_state
 
 
 def jobs(scope: str = "mine", state: str | None = None) -> pd.DataFrame:
@@ -17,7 +18,7 @@ def jobs(scope: str = "mine", state: str | None = None) -> pd.DataFrame:
     session = get_session()
     wanted = validation.states(state)
     listing = session.call(session.queue.jobs(validation.scope(scope)))
-    return jobs_frame([j for j in listing if wanted is None or j.state.split(" ")[0] in wanted])
+    return jobs_frame([j for j in listing if wanted is None or base_state(j.state) in wanted])
 
 
 def submit(script: str, **options: Any) -> str:

@@ -15,6 +15,7 @@ from .cache import CoalescingCache, FetchFailed, Snapshot
 from .errors import SlurmLabError
 from .guard import ControllerGuard
 from .models import Job, Scope
+from .slurm.states import base_state
 
 #: Encoded bodies kept for the current snapshots (one per scope x filter x staleness in use).
 _MEMO_SIZE = 8
@@ -115,6 +116,6 @@ def _filter(
     return (
         j
         for j in jobs
-        if (states is None or j.state.split(" ")[0] in states)
+        if (states is None or base_state(j.state) in states)
         and (partitions is None or j.partition in partitions)
     )

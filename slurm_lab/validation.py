@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import InvalidInput
 from .models import Scope, Stream
+from .slurm.options import BY_NAME
+from .slurm.states import COMPACT_STATES, JOB_STATES
 
 JOB_ID = re.compile(r"(?P<job>[1-9][0-9]{0,9})(?:_(?P<task>0|[1-9][0-9]{0,6}))?", re.ASCII)
 _TASK = r"(?:0|[1-9][0-9]{0,6})"
@@ -29,90 +30,11 @@ MAX_ARRAY_TASK_ID = 4_000_000
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _NAME = r"[A-Za-z0-9_.+-]+"
 _NAMES = rf"{_NAME}(,{_NAME})*"
-_PATH = r"[A-Za-z0-9_./%@+=,~ -]{1,4096}"
-_TEXT = r"[A-Za-z0-9 _.,:+=@%<>()\[\]{}/#!?*~^-]{1,200}"
-_COUNT = r"\d{1,7}"
 
 
-@dataclass(frozen=True)
-class OptionSpec:
-    flag: str
-    pattern: str | None  # None: a boolean switch
-    example: str
-
-
-#: Every sbatch option the API accepts: name -> flag, allowed value shape, example.
-SBATCH_OPTIONS: dict[str, OptionSpec] = {
-    "partition": OptionSpec("--partition", _NAMES, "debug"),
-    "time": OptionSpec("--time", r"[0-9:-]{1,16}|UNLIMITED|INFINITE", "1-00:00:00"),
-    "time_min": OptionSpec("--time-min", r"[0-9:-]{1,16}", "30:00"),
-    "nodes": OptionSpec("--nodes", rf"{_COUNT}(-{_COUNT})?", "2"),
-    "ntasks": OptionSpec("--ntasks", _COUNT, "4"),
-    "ntasks_per_node": OptionSpec("--ntasks-per-node", _COUNT, "4"),
-    "cpus_per_task": OptionSpec("--cpus-per-task", _COUNT, "2"),
-    "mem": OptionSpec("--mem", r"\d{1,9}[KMGT]?", "4G"),
-    "mem_per_cpu": OptionSpec("--mem-per-cpu", r"\d{1,9}[KMGT]?", "1G"),
-    "gpus": OptionSpec("--gpus", rf"([A-Za-z0-9_-]+:)?{_COUNT}", "a100:1"),
-    "gres": OptionSpec("--gres", r"[A-Za-z0-9_:,.-]{1,200}", "gpu:1"),
-    "job_name": OptionSpec("--job-name", _TEXT, "train-model"),
-    "comment": OptionSpec("--comment", _TEXT, "nightly run"),
-    "account": OptionSpec("--account", _NAME, "proj42"),
-    "qos": OptionSpec("--qos", _NAME, "normal"),
-    "reservation": OptionSpec("--reservation", _NAME, "maint"),
-    "array": OptionSpec("--array", r"[0-9][0-9,:%-]{0,200}", "1-100%10"),
-    "output": OptionSpec("--output", _PATH, "logs/%x-%j.out"),
-    "error": OptionSpec("--error", _PATH, "logs/%x-%j.err"),
-    "chdir": OptionSpec("--chdir", _PATH, "/scratch/alice/run1"),
-    "dependency": OptionSpec("--dependency", r"[a-z]+(:[0-9_+]+)*([,?][a-z]+(:[0-9_+]+)*)*", "afterok:1234"),
-    "constraint": OptionSpec("--constraint", r"[A-Za-z0-9_&|,\[\]*():!.-]{1,200}", "haswell|broadwell"),
-    "nodelist": OptionSpec("--nodelist", r"[A-Za-z0-9_,\[\].-]{1,500}", "node[01-04]"),
-    "exclude": OptionSpec("--exclude", r"[A-Za-z0-9_,\[\].-]{1,500}", "node07"),
-    "export": OptionSpec("--export", r"[A-Za-z0-9_=,./:+@-]{1,1000}", "ALL,OMP_NUM_THREADS=4"),
-    "begin": OptionSpec("--begin", r"[0-9A-Za-z:+-]{1,40}", "now+1hour"),
-    "mail_type": OptionSpec("--mail-type", r"[A-Z0-9_,]{1,100}", "END,FAIL"),
-    "mail_user": OptionSpec("--mail-user", r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+", "alice@example.org"),
-    "licenses": OptionSpec("--licenses", r"[A-Za-z0-9_:,@.-]{1,200}", "matlab:1"),
-    "hold": OptionSpec("--hold", None, "true"),
-    "exclusive": OptionSpec("--exclusive", None, "true"),
-    "requeue": OptionSpec("--requeue", None, "true"),
-    "no_requeue": OptionSpec("--no-requeue", None, "true"),
-}
-
-#: Slurm job states (long names); squeue's compact codes map onto them.
-JOB_STATES = frozenset(
-    [
-        "BOOT_FAIL",
-        "CANCELLED",
-        "COMPLETED",
-        "COMPLETING",
-        "CONFIGURING",
-        "DEADLINE",
-        "FAILED",
-        "NODE_FAIL",
-        "OUT_OF_MEMORY",
-        "PENDING",
-        "PREEMPTED",
-        "REQUEUED",
-        "REQUEUE_FED",
-        "REQUEUE_HOLD",
-        "RESIZING",
-        "RESV_DEL_HOLD",
-        "REVOKED",
-        "RUNNING",
-        "SIGNALING",
-        "SPECIAL_EXIT",
-        "STAGE_OUT",
-        "STOPPED",
-        "SUSPENDED",
-        "TIMEOUT",
-    ]
-)
-_COMPACT_STATES = {
-    "BF": "BOOT_FAIL", "CA": "CANCELLED", "CD": "COMPLETED", "CG": "COMPLETING",
-    "CF": "CONFIGURING", "DL": "DEADLINE", "F": "FAILED", "NF": "NODE_FAIL",
-    "OOM": "OUT_OF_MEMORY", "PD": "PENDING", "PR": "PREEMPTED", "R": "RUNNING",
-    "S": "SUSPENDED", "TO": "TIMEOUT", "ST": "STOPPED", "SE": "SPECIAL_EXIT", "RQ": "REQUEUED",
-}  # fmt: skip
+#: Every sbatch option the API accepts (name -> flag, allowed value shape, example): the table in
+#: slurm/options.py, the one place an option is added.
+SBATCH_OPTIONS = BY_NAME
 
 
 def job_id(value: Any, field: str = "job_id") -> str:
@@ -164,7 +86,7 @@ def states(value: str | None) -> frozenset[str] | None:
     out = set()
     for raw in value.split(","):
         name = raw.strip().upper()
-        name = _COMPACT_STATES.get(name, name)
+        name = COMPACT_STATES.get(name, name)
         if name not in JOB_STATES:
             raise InvalidInput("state", f"unknown job state {raw.strip()[:40]!r}")
         out.add(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -11,17 +12,23 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import SlurmLabError
 from ..frame import jobs_frame, records_frame
+from ..slurm.options import OPTIONS
 from .plan import make_plan
 from .run import CellRun, start
 from .session import Session, get_session
 
-#: Magic option -> sbatch option name (validation.SBATCH_OPTIONS).
-SBATCH_ARGS = {
-    "partition": "partition", "time": "time", "nodes": "nodes", "ntasks": "ntasks",
-    "cpus_per_task": "cpus_per_task", "mem": "mem", "gpus": "gpus", "account": "account",
-    "qos": "qos", "constraint": "constraint", "job_name": "job_name", "array": "array",
-    "chdir": "chdir", "exclusive": "exclusive",
-}  # fmt: skip
+#: The sbatch options %%slurm offers (marked ``cell`` in slurm/options.py), by name.
+SBATCH_ARGS = {o.name: o.name for o in OPTIONS if o.cell}
+
+
+def sbatch_arguments(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add %%slurm's sbatch options from the table, with sbatch's own short and long flags."""
+    for o in reversed([o for o in OPTIONS if o.cell]):
+        flags = [f for f in (o.short, o.flag) if f]
+        kind: dict[str, Any] = {"action": "store_true"} if o.kind == "switch" else {}
+        func = argument(*flags, dest=o.name, help=f"{o.help} (sbatch {o.flag})", **kind)(func)
+    return func
+
 
 LINE_USAGE = """%slurm queue            the queue manager widget
 %slurm jobs [all]       the queue as a DataFrame
@@ -42,20 +49,7 @@ class SlurmMagics(Magics):
         return self.shell.user_ns  # type: ignore[no-any-return]
 
     @magic_arguments()
-    @argument("-p", "--partition", help="partition (sbatch -p)")
-    @argument("-t", "--time", help="time limit, e.g. 30 or 1:00:00 (sbatch -t)")
-    @argument("-N", "--nodes", help="nodes (sbatch -N)")
-    @argument("-n", "--ntasks", help="tasks (sbatch -n)")
-    @argument("-c", "--cpus-per-task", dest="cpus_per_task", help="CPUs per task (sbatch -c)")
-    @argument("--mem", help="memory per node, e.g. 4G")
-    @argument("--gpus", help="GPUs, e.g. 1 or a100:2")
-    @argument("-A", "--account", help="account to charge")
-    @argument("-q", "--qos", help="quality of service")
-    @argument("-C", "--constraint", help="node features")
-    @argument("-J", "--job-name", dest="job_name", help="job name")
-    @argument("-a", "--array", help="array tasks, e.g. 0-9; outputs come back per task")
-    @argument("-D", "--chdir", help="working directory of the job")
-    @argument("--exclusive", action="store_true", help="whole nodes")
+    @sbatch_arguments
     @argument("--in", dest="inputs", help="variables sent to the job, e.g. df,params")
     @argument("--out", dest="outputs", help="variables brought back, e.g. summary,model")
     @argument("--wait", action="store_true", help="block until done (raise if the cell failed)")

@@ -16,12 +16,11 @@ from typing import Any
 import cloudpickle
 
 from ..errors import InvalidInput, OutputNotAvailable
+from ..slurm.states import TERMINAL, base_state
 from .plan import RunPlan, job_script, result_name, submit_flags
 from .records import RunRecord
 from .session import Session
 
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL",
-            "BOOT_FAIL", "DEADLINE", "PREEMPTED"}  # fmt: skip
 _TAIL_BYTES = 64 << 10
 _GRACE = 5.0  # seconds to wait for result files after Slurm says the job ended
 _FAST_POLL, _FAST_SECONDS = 0.05, 3.0
@@ -251,7 +250,7 @@ class CellRun:
             return  # a blip of the controller: keep waiting, the result file decides
         mine = [j for j in jobs if j.job_id == self.job_id or str(j.array_job_id) == self.job_id]
         if mine:
-            states = {j.state.split(" ")[0] for j in mine}
+            states = {base_state(j.state) for j in mine}
             state = "RUNNING" if "RUNNING" in states else sorted(states)[0]
             if len(states) > 1 and states <= TERMINAL:
                 state = "FAILED" if states - {"COMPLETED"} else "COMPLETED"

@@ -11,8 +11,8 @@ from typing import Any
 import ipywidgets as w
 
 from ..models import Job
-from ..validation import JOB_STATES
-from .run import TERMINAL, CellRun
+from ..slurm.states import JOB_STATES, TERMINAL, base_state
+from .run import CellRun
 from .session import Session
 
 _STATE_COLOURS = {"RUNNING": "var(--jp-success-color1, green)", "PENDING": "var(--jp-warn-color1, orange)",
@@ -105,10 +105,10 @@ class QueueManager(w.VBox):
 
     def _show(self, jobs: list[Job]) -> None:
         wanted = None if self.state.value == "any" else self.state.value
-        shown = [j for j in jobs if wanted is None or j.state.split(" ")[0] == wanted]
+        shown = [j for j in jobs if wanted is None or base_state(j.state) == wanted]
         # What people act on first: running, then pending, then the rest; newest first in each.
         rank = {"RUNNING": 0, "PENDING": 1}
-        shown.sort(key=lambda j: (rank.get(j.state.split(" ")[0], 2), -(j.array_job_id or _number(j.job_id))))
+        shown.sort(key=lambda j: (rank.get(base_state(j.state), 2), -(j.array_job_id or _number(j.job_id))))
         # Short enough for a notebook's width: the user only when showing everyone's jobs.
         who = (lambda j: f"{j.user[:10]:<10} ") if self.scope.value == "all" else (lambda j: "")
         options = [(f"{j.job_id:<14} {j.state.split(' ')[0][:10]:<10} {who(j)}{j.name[:40]}", j.job_id)

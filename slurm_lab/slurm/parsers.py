@@ -8,6 +8,7 @@ import re
 from ..errors import JobNotFound, UnexpectedOutput
 from ..models import HistoricJob, Job, JobDetails, Partition
 from .argv import FIELD_SEP, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
+from .states import base_state
 
 log = logging.getLogger("slurm_lab.parsers")
 
@@ -205,7 +206,7 @@ def parse_history(text: str) -> list[HistoricJob]:
                 name=f[1],
                 user=re.sub(r"\(\d+\)$", "", f[2]),
                 partition=_opt(f[3]),
-                state=f[4].split(" ")[0] if f[4] else "UNKNOWN",
+                state=base_state(f[4]) if f[4] else "UNKNOWN",
                 exit_code=_opt(f[5]),
                 submit_time=_opt(f[6]),
                 start_time=_opt(f[7]),
@@ -233,7 +234,7 @@ def parse_jobcomp(text: str) -> list[HistoricJob]:
                 name=f.get("Name", ""),
                 user=re.sub(r"\(\d+\)$", "", f.get("UserId", "")),
                 partition=_opt(f.get("Partition", "")),
-                state=f.get("JobState", "UNKNOWN").split(" ")[0],
+                state=base_state(f.get("JobState", "UNKNOWN")),
                 exit_code=_opt(f.get("ExitCode", "")),
                 submit_time=_opt(f.get("SubmitTime", "")),
                 start_time=_opt(f.get("StartTime", "")),
