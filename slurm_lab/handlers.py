@@ -21,6 +21,7 @@ from tornado import web
 from . import __version__, errors, validation
 from .models import ActionResult
 from .service import SlurmLabService
+from .slurm import options
 
 AUTH_RESOURCE = "slurm_lab"
 API_PREFIX = "slurm-lab/api"
@@ -238,6 +239,15 @@ class HistoryHandler(SlurmLabHandler):
         self.send_json(await self.service.history(scope, since))
 
 
+class OptionsHandler(SlurmLabHandler):
+    """The sbatch options the API takes (slurm/options.py), for forms and #SBATCH readers."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send_json({"options": options.describe()})
+
+
 class OpenAPIHandler(SlurmLabHandler):
     @web.authenticated
     @authorized
@@ -277,6 +287,7 @@ def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
         (rf"jobs/{_JOB}/output", JobOutputHandler),
         (rf"jobs/{_JOB}", JobHandler),
         (r"partitions", PartitionsHandler),
+        (r"options", OptionsHandler),
         (r"status", StatusHandler),
         (r"history", HistoryHandler),
         (r"openapi.yaml", OpenAPIHandler),

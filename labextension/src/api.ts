@@ -50,6 +50,18 @@ export interface IClusterStatus {
   version: string;
 }
 
+/** One sbatch option the API takes (the table in slurm_lab/slurm/options.py). */
+export interface ISbatchOption {
+  name: string;
+  flag: string;
+  short: string | null;
+  example: string;
+  help: string;
+  kind: 'text' | 'count' | 'switch';
+  /** Its label in the submit form; null: not in the form. */
+  form: string | null;
+}
+
 /** A finished job as accounting (or the job-completion log) reports it. */
 export interface IHistoricJob {
   job_id: string;
@@ -220,4 +232,15 @@ export function getHistory(scope: Scope, since: string): Promise<IHistory> {
   return requestAPI(
     `history?scope=${scope}&since=${encodeURIComponent(since)}`
   );
+}
+
+let optionList: Promise<ISbatchOption[]> | null = null;
+
+/** The sbatch options, fetched once per page (they change only with slurm-lab itself). */
+export function getOptions(): Promise<ISbatchOption[]> {
+  optionList ??= requestAPI<{ options: ISbatchOption[] }>('options').then(
+    r => r.options
+  );
+  optionList.catch(() => (optionList = null)); // a failed fetch is tried again next time
+  return optionList;
 }

@@ -1,7 +1,7 @@
 /**
  * Pure logic of the panel (no JupyterLab imports), unit-tested with jest.
  */
-import { IJob } from './api';
+import { IJob, ISbatchOption } from './api';
 
 /** States in which a job ended badly (a notification worth an error). */
 export const FAILED = new Set([
@@ -243,44 +243,22 @@ export function shortState(state: string): string {
   return SHORT_STATES[base] ?? base.slice(0, 3);
 }
 
-/** sbatch's flags (long and short) for the options the submit form shows. */
-const DIRECTIVES: Record<string, string> = {
-  '--job-name': 'job_name',
-  '-J': 'job_name',
-  '--partition': 'partition',
-  '-p': 'partition',
-  '--time': 'time',
-  '-t': 'time',
-  '--nodes': 'nodes',
-  '-N': 'nodes',
-  '--ntasks': 'ntasks',
-  '-n': 'ntasks',
-  '--cpus-per-task': 'cpus_per_task',
-  '-c': 'cpus_per_task',
-  '--mem': 'mem',
-  '--gpus': 'gpus',
-  '-G': 'gpus',
-  '--account': 'account',
-  '-A': 'account',
-  '--chdir': 'chdir',
-  '-D': 'chdir',
-  '--output': 'output',
-  '-o': 'output',
-  '--error': 'error',
-  '-e': 'error',
-  '--array': 'array',
-  '-a': 'array',
-  '--dependency': 'dependency',
-  '-d': 'dependency',
-  '--hold': 'hold',
-  '-H': 'hold'
-};
-
 /**
- * The options a script sets itself with `#SBATCH` lines, as the form's option names. Like sbatch,
+ * The options a script sets itself with `#SBATCH` lines (flags as the API's option table names
+ * them, long or short), by option name. Like sbatch,
  * only the lines before the first command count; the last one of an option wins.
  */
-export function scriptDirectives(script: string): Record<string, string> {
+export function scriptDirectives(
+  script: string,
+  options: ISbatchOption[]
+): Record<string, string> {
+  const byFlag = new Map<string, ISbatchOption>();
+  for (const o of options) {
+    byFlag.set(o.flag, o);
+    if (o.short) {
+      byFlag.set(o.short, o);
+    }
+  }
   const out: Record<string, string> = {};
   for (const raw of script.split('\n').slice(1)) {
     const line = raw.trim();
@@ -291,10 +269,12 @@ export function scriptDirectives(script: string): Record<string, string> {
       continue;
     }
     const m = /^#SBATCH\s+(-{1,2}[A-Za-z-]+)(?:[=\s]\s*(\S+))?/.exec(line);
-    const name = m ? DIRECTIVES[m[1]] : undefined;
-    if (m && name) {
-      out[name] =
-        name === 'hold' ? 'true' : (m[2] ?? '').replace(/^["']|["']$/g, '');
+    const option = m ? byFlag.get(m[1]) : undefined;
+    if (m && option) {
+      out[option.name] =
+        option.kind === 'switch'
+          ? 'true'
+          : (m[2] ?? '').replace(/^["']|["']$/g, '');
     }
   }
   return out;

@@ -32,39 +32,40 @@ class SbatchOption:
     short: str | None = None  # sbatch's short flag, also %%slurm's: "-c"
     cell: bool = False  # offered by %%slurm
     kind: Literal["text", "count", "switch"] = "text"
+    form: str | None = None  # its label in the panel's submit form; None: not in the form
 
 
 Opt = SbatchOption
-#: name, flag, value pattern, example, help, [short flag], [offered by %%slurm], [kind]
+#: name, flag, value pattern, example, help, [short flag], [offered by %%slurm], [kind], [form label]
 OPTIONS: tuple[SbatchOption, ...] = (
-    Opt("partition", "--partition", _NAMES, "debug", "partition to run in", "-p", True),
-    Opt("time", "--time", r"[0-9:-]{1,16}|UNLIMITED|INFINITE", "1-00:00:00", "time limit, e.g. 30 or 1:00:00", "-t", True),
+    Opt("partition", "--partition", _NAMES, "debug", "partition to run in", "-p", True, form="Partition"),
+    Opt("time", "--time", r"[0-9:-]{1,16}|UNLIMITED|INFINITE", "1-00:00:00", "time limit, e.g. 30 or 1:00:00", "-t", True, form="Time limit"),
     Opt("time_min", "--time-min", r"[0-9:-]{1,16}", "30:00", "shortest acceptable time limit (for backfill)"),
-    Opt("nodes", "--nodes", rf"{_COUNT}(-{_COUNT})?", "2", "nodes", "-N", True, "count"),
+    Opt("nodes", "--nodes", rf"{_COUNT}(-{_COUNT})?", "2", "nodes", "-N", True, "count", form="Nodes"),
     Opt("ntasks", "--ntasks", _COUNT, "4", "tasks", "-n", True, "count"),
     Opt("ntasks_per_node", "--ntasks-per-node", _COUNT, "4", "tasks per node", kind="count"),
-    Opt("cpus_per_task", "--cpus-per-task", _COUNT, "2", "CPUs per task", "-c", True, "count"),
-    Opt("mem", "--mem", _MEM, "4G", "memory per node, e.g. 4G", None, True),
+    Opt("cpus_per_task", "--cpus-per-task", _COUNT, "2", "CPUs per task", "-c", True, "count", form="CPUs per task"),
+    Opt("mem", "--mem", _MEM, "4G", "memory per node, e.g. 4G", None, True, form="Memory"),
     Opt("mem_per_cpu", "--mem-per-cpu", _MEM, "1G", "memory per CPU"),
-    Opt("gpus", "--gpus", _GPUS, "a100:1", "GPUs, e.g. 1 or a100:2", "-G", True),
+    Opt("gpus", "--gpus", _GPUS, "a100:1", "GPUs, e.g. 1 or a100:2", "-G", True, form="GPUs"),
     Opt("gpus_per_node", "--gpus-per-node", _GPUS, "2", "GPUs per node"),
     Opt("gpus_per_task", "--gpus-per-task", _GPUS, "1", "GPUs per task"),
     Opt("cpus_per_gpu", "--cpus-per-gpu", _COUNT, "8", "CPUs per GPU", kind="count"),
     Opt("mem_per_gpu", "--mem-per-gpu", _MEM, "40G", "memory per GPU"),
     Opt("gres", "--gres", r"[A-Za-z0-9_:,.-]{1,200}", "gpu:1", "generic resources"),
     Opt("tmp", "--tmp", _MEM, "20G", "local disk space per node"),
-    Opt("job_name", "--job-name", _TEXT, "train-model", "job name", "-J", True),
+    Opt("job_name", "--job-name", _TEXT, "train-model", "job name", "-J", True, form="Job name"),
     Opt("comment", "--comment", _TEXT, "nightly run", "a comment stored with the job"),
-    Opt("account", "--account", _NAME, "proj42", "account to charge", "-A", True),
+    Opt("account", "--account", _NAME, "proj42", "account to charge", "-A", True, form="Account"),
     Opt("qos", "--qos", _NAME, "normal", "quality of service", "-q", True),
     Opt("wckey", "--wckey", _NAME, "analysis", "workload characterization key (accounting)"),
     Opt("reservation", "--reservation", _NAME, "maint", "reservation to run in"),
-    Opt("array", "--array", r"[0-9][0-9,:%-]{0,200}", "1-100%10", "array tasks, e.g. 0-9", "-a", True),
-    Opt("output", "--output", _PATH, "logs/%x-%j.out", "stdout file"),
+    Opt("array", "--array", r"[0-9][0-9,:%-]{0,200}", "1-100%10", "array tasks, e.g. 0-9", "-a", True, form="Array"),
+    Opt("output", "--output", _PATH, "logs/%x-%j.out", "stdout file", form="Output file"),
     Opt("error", "--error", _PATH, "logs/%x-%j.err", "stderr file"),
     Opt("open_mode", "--open-mode", r"append|truncate", "append", "append to or truncate the output files"),
-    Opt("chdir", "--chdir", _PATH, "/scratch/alice/run1", "working directory of the job", "-D", True),
-    Opt("dependency", "--dependency", r"[a-z]+(:[0-9_+]+)*([,?][a-z]+(:[0-9_+]+)*)*", "afterok:1234", "start after other jobs", "-d"),
+    Opt("chdir", "--chdir", _PATH, "/scratch/alice/run1", "working directory of the job", "-D", True, form="Working directory"),
+    Opt("dependency", "--dependency", r"[a-z]+(:[0-9_+]+)*([,?][a-z]+(:[0-9_+]+)*)*", "afterok:1234", "start after other jobs", "-d", form="Dependency"),
     Opt("kill_on_invalid_dep", "--kill-on-invalid-dep", r"yes|no", "yes", "end the job when its dependency can never be met"),
     Opt("constraint", "--constraint", r"[A-Za-z0-9_&|,\[\]*():!.-]{1,200}", "haswell|broadwell", "node features", "-C", True),
     Opt("nodelist", "--nodelist", r"[A-Za-z0-9_,\[\].-]{1,500}", "node[01-04]", "nodes to run on", "-w"),
@@ -75,7 +76,7 @@ OPTIONS: tuple[SbatchOption, ...] = (
     Opt("mail_type", "--mail-type", r"[A-Z0-9_,]{1,100}", "END,FAIL", "when to send mail"),
     Opt("mail_user", "--mail-user", r"[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+", "alice@example.org", "who gets the mail"),
     Opt("licenses", "--licenses", r"[A-Za-z0-9_:,@.-]{1,200}", "matlab:1", "licenses", "-L"),
-    Opt("hold", "--hold", None, "true", "submit held", "-H", kind="switch"),
+    Opt("hold", "--hold", None, "true", "submit held", "-H", kind="switch", form="Submit held"),
     Opt("exclusive", "--exclusive", None, "true", "whole nodes", None, True, "switch"),
     Opt("spread_job", "--spread-job", None, "true", "spread the job over as many nodes as possible", kind="switch"),
     Opt("requeue", "--requeue", None, "true", "requeue after a node failure", kind="switch"),
@@ -85,6 +86,15 @@ BY_NAME: dict[str, SbatchOption] = {o.name: o for o in OPTIONS}
 
 _BEGIN = "        # BEGIN generated from slurm_lab/slurm/options.py (python -m slurm_lab.slurm.options)"
 _END = "        # END generated"
+
+
+def describe() -> list[dict[str, object]]:
+    """The table for clients (``GET options``): the submit form and #SBATCH reading use it."""
+    return [
+        {"name": o.name, "flag": o.flag, "short": o.short, "example": o.example, "help": o.help,
+         "kind": o.kind, "form": o.form}
+        for o in OPTIONS
+    ]  # fmt: skip
 
 
 def openapi_properties() -> str:

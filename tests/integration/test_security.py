@@ -15,7 +15,7 @@ SCRIPT = "#!/bin/sh\ntrue\n"
 ROUTES = [
     ("GET", "jobs"), ("POST", "jobs"), ("POST", "jobs/actions"), ("GET", "jobs/1"),
     ("DELETE", "jobs/1"), ("POST", "jobs/1/hold"), ("POST", "jobs/1/release"),
-    ("GET", "jobs/1/output"), ("GET", "partitions"), ("GET", "status"), ("GET", "history"),
+    ("GET", "jobs/1/output"), ("GET", "partitions"), ("GET", "options"), ("GET", "status"), ("GET", "history"),
     ("GET", "openapi.yaml"),
 ]  # fmt: skip
 

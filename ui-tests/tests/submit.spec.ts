@@ -95,7 +95,7 @@ test("slurm-lab's own check names the field by its label; array, hold and output
   await expect(dialog.getByText('overrides #SBATCH time = 5:00 in the script')).toBeVisible();
   await dialog.getByLabel('Array').fill('0-2');
   await dialog.getByLabel('Output file').fill('/tmp/ui-array-%A_%a.out');
-  await dialog.getByLabel('Submit held (release it from the panel)').check();
+  await dialog.getByLabel('Submit held').check();
   await expect(dialog.locator('.jp-SlurmLab-where')).toContainText('/tmp/ui-array-%A_%a.out');
   await dialog.getByRole('button', { name: 'Submit' }).click();
   // The new array is selected as it shows: its pending tasks collapsed in one row.

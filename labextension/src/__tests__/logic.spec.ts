@@ -1,4 +1,4 @@
-import { IJob } from '../api';
+import { IJob, ISbatchOption } from '../api';
 import {
   actionQuestion,
   batches,
@@ -159,6 +159,23 @@ describe('batches and startShown', () => {
   });
 });
 
+/** A few rows of the API's option table (GET options). */
+const OPTIONS: ISbatchOption[] = [
+  ['job_name', '--job-name', '-J', 'text'],
+  ['partition', '--partition', '-p', 'text'],
+  ['time', '--time', '-t', 'text'],
+  ['mem', '--mem', null, 'text'],
+  ['hold', '--hold', '-H', 'switch']
+].map(([name, flag, short, kind]) => ({
+  name: name as string,
+  flag: flag as string,
+  short: short as string | null,
+  kind: kind as ISbatchOption['kind'],
+  example: '',
+  help: '',
+  form: null
+}));
+
 describe('scriptDirectives and outputWhere', () => {
   it('reads #SBATCH lines up to the first command, short and long, last one wins', () => {
     const script = [
@@ -174,7 +191,7 @@ describe('scriptDirectives and outputWhere', () => {
       'python train.py',
       '#SBATCH --mem=4G'
     ].join('\n');
-    expect(scriptDirectives(script)).toEqual({
+    expect(scriptDirectives(script, OPTIONS)).toEqual({
       job_name: 'train',
       partition: 'long',
       time: '3:00:00',

@@ -1,7 +1,13 @@
 import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useEffect, useState } from 'react';
 
-import { ApiError, getPartitions, IPartition } from '../api';
+import {
+  ApiError,
+  getOptions,
+  getPartitions,
+  IPartition,
+  ISbatchOption
+} from '../api';
 import { outputWhere, scriptDirectives } from '../logic';
 
 export interface ISubmitValue {
@@ -17,39 +23,12 @@ export interface ISubmitError {
   field: string | null;
 }
 
-const FIELDS: { key: string; label: string; placeholder: string }[] = [
-  { key: 'job_name', label: 'Job name', placeholder: 'e.g. train-model' },
-  {
-    key: 'time',
-    label: 'Time limit',
-    placeholder: 'e.g. 1:00:00 or 2-00:00:00'
-  },
-  { key: 'nodes', label: 'Nodes', placeholder: 'e.g. 1' },
-  { key: 'cpus_per_task', label: 'CPUs per task', placeholder: 'e.g. 4' },
-  { key: 'mem', label: 'Memory', placeholder: 'e.g. 4G' },
-  { key: 'gpus', label: 'GPUs', placeholder: 'e.g. 1 or a100:1' },
-  { key: 'account', label: 'Account', placeholder: 'e.g. proj42' },
-  { key: 'array', label: 'Array', placeholder: 'e.g. 0-9 or 1-100%10' },
-  { key: 'dependency', label: 'Dependency', placeholder: 'e.g. afterok:1234' },
-  { key: 'output', label: 'Output file', placeholder: 'e.g. logs/%x-%j.out' },
-  {
-    key: 'chdir',
-    label: 'Working directory',
-    placeholder: 'e.g. /scratch/me/run1'
-  }
-];
-const LABELS: Record<string, string> = {
-  partition: 'Partition',
-  hold: 'Submit held',
-  script: 'Batch script',
-  ...Object.fromEntries(FIELDS.map(f => [f.key, f.label]))
-};
-
 /** The form's reading of an API error: slurm-lab's own check, or Slurm's refusal. */
 export function submitError(
   reason: unknown,
   partitions: IPartition[],
-  partition: string
+  partition: string,
+  options: ISbatchOption[]
 ): ISubmitError {
   if (!(reason instanceof ApiError)) {
     return {
@@ -61,7 +40,8 @@ export function submitError(
   const body = reason.body as { field?: string } | null;
   const field = body?.field?.replace(/^options\./, '') ?? null;
   if (reason.reason === 'invalid_input') {
-    const label = field ? (LABELS[field] ?? field) : '';
+    const option = options.find(o => o.name === field);
+    const label = field ? (option?.form ?? field) : '';
     const message = field
       ? reason.message.replace(/^[\w.]+: /, `${label}: `)
       : reason.message;
@@ -93,6 +73,15 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
   const [script, setScript] = useState(form.script);
   const [edited, setEdited] = useState<Record<string, string>>(form.edited);
   const [partitions, setPartitions] = useState<IPartition[]>([]);
+  const [options, setOptions] = useState<ISbatchOption[]>(form.options);
+  useEffect(() => {
+    getOptions()
+      .then(list => {
+        setOptions(list);
+        form.options = list;
+      })
+      .catch(() => setOptions([]));
+  }, []);
   useEffect(() => {
     getPartitions()
       .then(r => {
@@ -101,7 +90,8 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
       })
       .catch(() => setPartitions([]));
   }, []);
-  const fromScript = scriptDirectives(script);
+  const fromScript = scriptDirectives(script, options);
+  const inForm = options.filter(o => o.form);
   const value = (key: string) =>
     edited[key] ?? fromScript[key] ?? form.defaults[key] ?? '';
   const edit = (key: string, v: string) => {
@@ -167,15 +157,21 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
           <small className="jp-SlurmLab-muted">{note('partition')}</small>
         )}
       </label>
-      {FIELDS.map(f => input(f.key, f.label, f.placeholder))}
-      <label className="jp-SlurmLab-check">
-        <input
-          type="checkbox"
-          checked={value('hold') === 'true'}
-          onChange={e => edit('hold', e.target.checked ? 'true' : '')}
-        />
-        Submit held (release it from the panel)
-      </label>
+      {inForm
+        .filter(o => o.name !== 'partition' && o.kind !== 'switch')
+        .map(o => input(o.name, o.form ?? o.name, `e.g. ${o.example}`))}
+      {inForm
+        .filter(o => o.kind === 'switch')
+        .map(o => (
+          <label key={o.name} className="jp-SlurmLab-check" title={o.help}>
+            <input
+              type="checkbox"
+              checked={value(o.name) === 'true'}
+              onChange={e => edit(o.name, e.target.checked ? 'true' : '')}
+            />
+            {o.form}
+          </label>
+        ))}
       <p className="jp-SlurmLab-where jp-SlurmLab-muted" aria-live="polite">
         Output will go to{' '}
         <code>
@@ -216,6 +212,8 @@ export class SubmitForm extends ReactWidget {
   readonly defaults: Record<string, string>;
   edited: Record<string, string> = {};
   partitions: IPartition[] = [];
+  /** The API's option table (GET options), once loaded. */
+  options: ISbatchOption[] = [];
   error: ISubmitError | null = null;
 
   /** Show an answer of the API in the form (called before the dialog is shown again). */
@@ -223,13 +221,17 @@ export class SubmitForm extends ReactWidget {
     this.error = submitError(
       reason,
       this.partitions,
-      String(this.getValue().options.partition ?? '')
+      String(this.getValue().options.partition ?? ''),
+      this.options
     );
     this.update();
   }
 
   getValue(): { script: string; options: Record<string, string | boolean> } {
-    const fromScript = scriptDirectives(this.script);
+    const fromScript = scriptDirectives(this.script, this.options);
+    const switches = new Set(
+      this.options.filter(o => o.kind === 'switch').map(o => o.name)
+    );
     const options: Record<string, string | boolean> = {};
     for (const [key, v] of Object.entries(this.defaults)) {
       if (fromScript[key] === undefined && v.trim()) {
@@ -237,9 +239,11 @@ export class SubmitForm extends ReactWidget {
       }
     }
     for (const [key, v] of Object.entries(this.edited)) {
-      if (key === 'hold') {
+      if (switches.has(key)) {
         if (v === 'true') {
-          options.hold = true;
+          options[key] = true;
+        } else {
+          delete options[key];
         }
       } else if (v.trim()) {
         options[key] = v.trim();
