@@ -112,6 +112,9 @@ class CoalescingCache(Generic[K, T]):
         try:
             value = await fetch()
         except SlurmLabError as exc:
+            # Remembered for a window: without its traceback, which would keep every frame of
+            # the failed fetch (and their locals, e.g. a command's whole output) alive meanwhile.
+            exc.__traceback__ = None
             entry.error, entry.error_at = exc, self._clock()
             raise FetchFailed(exc, entry.good) from None
         finally:

@@ -57,7 +57,11 @@ class SlurmLabService:
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
-        self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=1024)
+        self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
+        #: Finished jobs per (scope, since): sacct, or a parse of the job-completion log, is costly.
+        self._history: CoalescingCache[tuple[Scope, str], History] = CoalescingCache(
+            cache_ttl, max_entries=16
+        )
 
     async def status(self) -> ClusterStatus:
         return await self._status.value("status", self.backend.status)
@@ -175,7 +179,9 @@ class SlurmLabService:
     async def history(self, scope: Scope, since: str) -> History:
         if scope == "mine":
             self._check_identity()
-        return await self.guard.run(lambda: self.backend.history(scope, since))
+        return await self._history.value(
+            (scope, since), lambda: self.guard.run(lambda: self.backend.history(scope, since))
+        )
 
     async def close(self) -> None:
         await self.backend.close()

@@ -129,7 +129,8 @@ def since(value: str | None, now: datetime | None = None) -> str:
     rel = _SINCE_RELATIVE.fullmatch(value)
     if rel:
         delta = timedelta(**{rel.group(2): int(rel.group(1))})
-        return (now - delta).isoformat(timespec="seconds")
+        # To the minute: the same window for a minute, so answers can be shared and cached.
+        return (now - delta).isoformat(timespec="minutes")
     if not _SINCE.fullmatch(value):
         raise InvalidInput("since", "must look like 2026-11-01, 2026-11-01T08:00 or now-7days")
     try:

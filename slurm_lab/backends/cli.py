@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import codecs
 import contextlib
 import re
@@ -44,7 +45,7 @@ _ACTION_ARGV = {
     "hold": build.scontrol_hold,
     "release": build.scontrol_release,
 }
-_JOBCOMP_TAIL = 4 << 20  # read at most the last 4 MiB of the job-completion log
+_JOBCOMP_TAIL = 1 << 20  # the last MiB of the job-completion log: ~2,500 jobs, the newest
 # "Kill job error on job id 3: Access/permission denied", "Invalid user id for job 3",
 # "Job has already finished for job 3", and scontrol's "3_7: Invalid job id specified".
 _ID = r"\d+(?:_\d+|_\[[\d,-]+\])?"
@@ -62,6 +63,7 @@ class CliBackend(SlurmBackend):
     def __init__(self) -> None:
         self._version: str | None = None
         self._ctl_config: dict[str, str] | None = None
+        self._jobcomp_lock = asyncio.Lock()
 
     # ------------------------------------------------------------- transport
     @abc.abstractmethod
@@ -164,16 +166,18 @@ class CliBackend(SlurmBackend):
         disabled = AccountingDisabled("Slurm accounting is disabled on this cluster").message
         config = await self.controller_config()
         if config.get("JobCompType") == "jobcomp/filetxt" and config.get("JobCompLoc"):
-            with contextlib.suppress(OutputNotAvailable):
-                path = config["JobCompLoc"]
-                size = (await self.read_file(path, 0, 0))[1]
-                tail, _ = await self.read_file(path, max(0, size - _JOBCOMP_TAIL), _JOBCOMP_TAIL)
-                jobs = [
-                    j
-                    for j in parsers.parse_jobcomp(tail.decode("utf-8", "replace"))
-                    if (user is None or j.user == user) and (j.end_time or "") >= since
-                ]
-                return History(jobs, "jobcomp", f"{disabled}; showing the job-completion log")
+            # One parse at a time: concurrent ones would only raise the peak memory.
+            async with self._jobcomp_lock:
+                with contextlib.suppress(OutputNotAvailable):
+                    path = config["JobCompLoc"]
+                    size = (await self.read_file(path, 0, 0))[1]
+                    tail, _ = await self.read_file(path, max(0, size - _JOBCOMP_TAIL), _JOBCOMP_TAIL)
+                    jobs = [
+                        j
+                        for j in parsers.parse_jobcomp(tail.decode("utf-8", "replace"))
+                        if (user is None or j.user == user) and (j.end_time or "") >= since
+                    ]
+                    return History(jobs, "jobcomp", f"{disabled}; showing the job-completion log")
         finished = [_as_historic(j) for j in await self.list_jobs(scope) if j.end_time]
         return History(
             finished,

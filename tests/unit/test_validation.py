@@ -114,8 +114,8 @@ def test_small_fields() -> None:
 
 def test_since() -> None:
     now = datetime(2026, 11, 21, 12, 0, 0)
-    assert validation.since("now-2days", now) == "2026-11-19T12:00:00"
-    assert validation.since(None, now) == "2026-11-20T12:00:00"
+    assert validation.since("now-2days", now) == "2026-11-19T12:00"
+    assert validation.since(None, now) == "2026-11-20T12:00"
     assert validation.since("2026-11-01T08:00") == "2026-11-01T08:00"
     with pytest.raises(InvalidInput, match="since"):
         validation.since("yesterday; rm -rf")
