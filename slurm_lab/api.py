@@ -17,7 +17,7 @@ def jobs(scope: str = "mine", state: str | None = None) -> pd.DataFrame:
     """The queue as a DataFrame (one coalesced squeue per cache window, shared with widgets)."""
     session = get_session()
     wanted = validation.states(state)
-    listing = session.call(session.queue.jobs(validation.scope(scope)))
+    listing = session.call(session.service.jobs(validation.scope(scope)))
     return jobs_frame([j for j in listing if wanted is None or base_state(j.state) in wanted])
 
 
@@ -26,15 +26,12 @@ def submit(script: str, **options: Any) -> str:
     session = get_session()
     data = validation.script(script, session.lab.max_script_bytes)
     flags = validation.sbatch_flags(options)
-    result = session.call(session.guard.run_to_end(lambda: session.backend.submit(data, flags)))
-    session.queue.invalidate()
+    result, _ = session.call(session.service.submit(data, flags, None))
     return result.job_id
 
 
 def cancel(*job_ids: str) -> list[ActionResult]:
-    """Cancel jobs; one result per id."""
+    """Cancel jobs (``"12_[3-9]"`` is those pending tasks only); one result per id."""
     session = get_session()
     ids = validation.job_ids([str(j) for j in job_ids])
-    results = session.call(session.backend.act("cancel", ids))
-    session.queue.invalidate()
-    return results
+    return session.call(session.service.act("cancel", ids))

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import SlurmLab
 from .handlers import api_handlers
-from .idempotency import IdempotencyStore
-from .identity import hub_identity_problem
 from .service import SlurmLabService
 
 
@@ -22,15 +17,7 @@ class SlurmLabApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         lab = SlurmLab(config=self.config, parent=self)
-        idem_path = Path(lab.idempotency_file or Path(jupyter_data_dir()) / "slurm_lab" / "idempotency.jsonl")
-        backend = lab.make_backend()
-        self.service = SlurmLabService(
-            backend,
-            cache_ttl=lab.cache_ttl,
-            idempotency=IdempotencyStore(idem_path.expanduser(), lab.idempotency_ttl),
-            output_chunk_bytes=lab.output_chunk_bytes,
-            identity_error=hub_identity_problem(backend.user, lab.check_hub_user),
-        )
+        self.service = SlurmLabService.from_config(lab)
         self.settings.update(
             slurm_lab_service=self.service,
             slurm_lab_config=lab,

@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jupyter_core.paths import jupyter_data_dir
 
 from .backends import Action, SlurmBackend
 from .cache import CoalescingCache
@@ -20,10 +24,12 @@ from .errors import (
 )
 from .guard import ControllerGuard
 from .idempotency import Claim, IdempotencyStore, fingerprint
+from .identity import hub_identity_problem
 from .models import (
     ActionResult,
     ClusterStatus,
     History,
+    Job,
     JobDetails,
     OutputChunk,
     Partition,
@@ -32,6 +38,9 @@ from .models import (
     SubmitResult,
 )
 from .queue import QueueView, RenderedJobs
+
+if TYPE_CHECKING:
+    from .config import SlurmLab
 
 
 class SlurmLabService:
@@ -63,6 +72,33 @@ class SlurmLabService:
             cache_ttl, max_entries=16
         )
 
+    @classmethod
+    def from_config(cls, lab: SlurmLab, keep_keys: bool = True) -> SlurmLabService:
+        """The service as ``c.SlurmLab`` describes it: the server and every kernel build it so.
+
+        Only the server keeps idempotency keys on disk (``keep_keys``): one writer per file.
+        """
+        backend = lab.make_backend()
+        path = Path(lab.idempotency_file or Path(jupyter_data_dir()) / "slurm_lab" / "idempotency.jsonl")
+        return cls(
+            backend,
+            cache_ttl=lab.cache_ttl,
+            idempotency=IdempotencyStore(path.expanduser() if keep_keys else None, lab.idempotency_ttl),
+            output_chunk_bytes=lab.output_chunk_bytes,
+            identity_error=hub_identity_problem(backend.user, lab.check_hub_user),
+        )
+
+    def check_identity(self) -> None:
+        """Refuse (UnknownUser) when Slurm would act as someone other than the hub user."""
+        if self.identity_error is not None:
+            raise self.identity_error
+
+    async def jobs(self, scope: Scope) -> list[Job]:
+        """The queue as records (kernels, widgets, DataFrames); "mine" needs the right identity."""
+        if scope == "mine":
+            self.check_identity()
+        return await self.queue.jobs(scope)
+
     async def status(self) -> ClusterStatus:
         return await self._status.value("status", self.backend.status)
 
@@ -72,16 +108,12 @@ class SlurmLabService:
     async def _fetch_partitions(self) -> list[Partition]:
         return await self.guard.run(self.backend.partitions)
 
-    def _check_identity(self) -> None:
-        if self.identity_error is not None:
-            raise self.identity_error
-
     async def render_jobs(
         self, scope: Scope, states: frozenset[str] | None, partitions: frozenset[str] | None
     ) -> RenderedJobs:
         """The ``GET jobs`` body; "mine" needs an identity Slurm and the hub agree on."""
         if scope == "mine":
-            self._check_identity()
+            self.check_identity()
         return await self.queue.render(scope, states, partitions)
 
     async def details(self, job_id: str) -> JobDetails:
@@ -100,7 +132,7 @@ class SlurmLabService:
         A keyed submit whose outcome is unknown (sbatch timed out against a frozen controller,
         or the server died meanwhile) is looked up in Slurm by its tag before any new attempt.
         """
-        self._check_identity()
+        self.check_identity()
         try:
             if key is None:
                 return await self.guard.run_to_end(lambda: self.backend.submit(script, flags)), False
@@ -150,7 +182,7 @@ class SlurmLabService:
         return result
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
-        self._check_identity()
+        self.check_identity()
         try:
             return await self.guard.run(lambda: self.backend.act(action, job_ids))
         finally:
@@ -178,7 +210,7 @@ class SlurmLabService:
 
     async def history(self, scope: Scope, since: str) -> History:
         if scope == "mine":
-            self._check_identity()
+            self.check_identity()
         return await self._history.value(
             (scope, since), lambda: self.guard.run(lambda: self.backend.history(scope, since))
         )

@@ -113,7 +113,9 @@ class SlurmMagics(Magics):
                 display_queue(session)
                 return None
             if command == "jobs":
-                return jobs_frame(session.call(session.queue.jobs("all" if rest[:1] == ["all"] else "mine")))
+                return jobs_frame(
+                    session.call(session.service.jobs("all" if rest[:1] == ["all"] else "mine"))
+                )
             if command == "runs":
                 return records_frame(session.records.all())
             if command == "attach" and rest:
@@ -121,8 +123,7 @@ class SlurmMagics(Magics):
             if command == "cancel" and rest:
                 from ..validation import job_ids
 
-                results = session.call(session.backend.act("cancel", job_ids(rest)))
-                session.queue.invalidate()
+                results = session.call(session.service.act("cancel", job_ids(rest)))
                 for r in results:
                     print(f"{r.job_id}: {'cancelled' if r.ok else r.message}")
                 return None

@@ -46,8 +46,7 @@ def _notebook_of(namespace: MutableMapping[str, Any]) -> str:
 
 async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, Any]) -> RunRecord:
     """Check, upload and submit ``plan``; nothing is submitted when any step fails."""
-    if session.identity_error is not None:
-        raise session.identity_error
+    session.service.check_identity()
     missing = [n for n in plan.inputs if n not in namespace]
     if missing:
         raise InvalidInput("--in", f"{', '.join(missing)} not defined in this notebook")
@@ -66,10 +65,9 @@ async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, 
         ("meta.json", json.dumps(meta).encode()),
     ]:
         await backend.write_file(f"{run_dir}/{name}", data)
-    result = await session.guard.run_to_end(
-        lambda: backend.submit(job_script(plan, run_dir).encode(), submit_flags(plan, run_dir))
+    result, _ = await session.service.submit(
+        job_script(plan, run_dir).encode(), submit_flags(plan, run_dir), None
     )
-    session.queue.invalidate()
     record = RunRecord(
         run_id=plan.run_id,
         job_id=result.job_id,
@@ -138,8 +136,7 @@ class CellRun:
         return self._future.result(timeout)["result"]
 
     def cancel(self) -> None:
-        self.session.call(self.session.backend.act("cancel", [self.job_id]))
-        self.session.queue.invalidate()
+        self.session.call(self.session.service.act("cancel", [self.job_id]))
 
     @property
     def stdout(self) -> str:

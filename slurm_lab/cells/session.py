@@ -16,10 +16,9 @@ from typing import Any, TypeVar
 
 from ..backends import SlurmBackend
 from ..config import SlurmLab, load_config
-from ..errors import InvalidInput, ProgramNotFound
-from ..guard import ControllerGuard
-from ..identity import hub_identity_problem
+from ..errors import InvalidInput, ProgramNotFound, UnknownUser
 from ..queue import QueueView
+from ..service import SlurmLabService
 from .plan import CHECK_PYTHON
 from .records import RunStore
 
@@ -29,16 +28,28 @@ T = TypeVar("T")
 class Session:
     def __init__(self, lab: SlurmLab | None = None, records: RunStore | None = None) -> None:
         self.lab = lab or SlurmLab(config=load_config())
-        self.backend: SlurmBackend = self.lab.make_backend()
-        #: Why cells may not be submitted from here (see identity.py), or None.
-        self.identity_error = hub_identity_problem(self.backend.user, self.lab.check_hub_user)
-        self.guard = ControllerGuard(self.backend)
-        self.queue = QueueView(self.backend, self.guard, self.lab.cache_ttl)
+        #: The same service the server's handlers use: every rule (validation, identity, the
+        #: controller guard, cache invalidation) applies to kernel-side verbs too.
+        self.service = SlurmLabService.from_config(self.lab, keep_keys=False)
         self.records = records or RunStore()
         self._pythons: dict[str, dict[str, Any]] = {}
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="slurm-lab", daemon=True)
         self._thread.start()
+
+    @property
+    def backend(self) -> SlurmBackend:
+        """Files and programs on the cluster side (%%slurm runs); Slurm verbs go through ``service``."""
+        return self.service.backend
+
+    @property
+    def queue(self) -> QueueView:
+        return self.service.queue
+
+    @property
+    def identity_error(self) -> UnknownUser | None:
+        """Why Slurm may not be asked to act from here (see identity.py), or None."""
+        return self.service.identity_error
 
     @property
     def default_python(self) -> str:
@@ -82,7 +93,7 @@ class Session:
         return info
 
     def close(self) -> None:
-        self.call(self.backend.close(), timeout=10)
+        self.call(self.service.close(), timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 

@@ -101,7 +101,7 @@ class QueueManager(w.VBox):
             self._task = session.spawn(self._auto_refresh())
 
     def refresh(self) -> None:
-        self._show(self.session.call(self.session.queue.jobs(self.scope.value)))
+        self._show(self.session.call(self.session.service.jobs(self.scope.value)))
 
     def _show(self, jobs: list[Job]) -> None:
         wanted = None if self.state.value == "any" else self.state.value
@@ -135,8 +135,7 @@ class QueueManager(w.VBox):
         if not ids:
             self.message.value = "Select jobs first."
             return
-        results = self.session.call(self.session.backend.act(action, ids))  # type: ignore[arg-type]
-        self.session.queue.invalidate()
+        results = self.session.call(self.session.service.act(action, ids))  # type: ignore[arg-type]
         lines = [f"{r.job_id}: {'ok' if r.ok else r.message}" for r in results]
         self.message.value = _pre(f"{action}:\n" + "\n".join(lines))
         self.refresh()
@@ -145,7 +144,7 @@ class QueueManager(w.VBox):
         while True:
             await asyncio.sleep(self.interval)
             try:
-                jobs = await self.session.queue.jobs(self.scope.value)
+                jobs = await self.session.service.jobs(self.scope.value)
             except Exception as exc:  # shown, and tried again next tick
                 self.message.value = _pre(f"Slurm unavailable: {exc}")
                 continue

@@ -141,19 +141,30 @@ def test_bad_options_fail_before_anything_is_submitted(env: dict[str, str], clus
     assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == before
 
 
-def test_a_hub_user_who_is_not_the_kernels_account_cannot_submit(
+def test_a_hub_user_who_is_not_the_kernels_account_can_use_no_verb(
     env: dict[str, str], cluster: DevCluster
 ) -> None:
     from tests.helpers import rpc_count
 
     before = rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB")
+    kills = rpc_count(cluster, "REQUEST_KILL_JOB")
+    # Every kernel-side verb goes through the server's service: the same refusal, the same words.
+    verbs = [
+        "%%slurm --wait\n1",
+        "import slurm_lab\nslurm_lab.submit('#!/bin/sh\\ntrue\\n', hold=True)",
+        "slurm_lab.cancel('1')",
+        "slurm_lab.jobs('mine')",
+        "%slurm cancel 1",
+        "%slurm jobs",
+        "from slurm_lab.cells.widgets import QueueManager\nfrom slurm_lab.cells.session import get_session\nQueueManager(get_session(), auto=False)",
+    ]
     nb = execute(
-        notebook("%load_ext slurm_lab", "%%slurm --wait\n1"),
-        {**env, "JUPYTERHUB_USER": "carol"},
-        allow_errors=True,
+        notebook("%load_ext slurm_lab", *verbs), {**env, "JUPYTERHUB_USER": "carol"}, allow_errors=True
     )
-    assert "JupyterHub user 'carol' is not the Unix account" in text_of(nb.cells[1])
+    for verb, cell in zip(verbs, nb.cells[1:], strict=True):
+        assert "JupyterHub user 'carol' is not the Unix account" in text_of(cell), verb
     assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == before
+    assert rpc_count(cluster, "REQUEST_KILL_JOB") == kills
 
 
 def test_round_trip_over_ssh(cluster: DevCluster, sshd) -> None:  # type: ignore[no-untyped-def]
@@ -224,3 +235,38 @@ def test_headless_wait_saves_every_line_and_a_readable_summary(env: dict[str, st
     assert "worker.py" not in failed and "run_cell" not in failed
     listed = text_of(nb.cells[3])  # %slurm runs names each run's notebook and first line
     assert "'notebook', 'cell'" in listed and "import sys, time" in listed
+
+
+def test_kernel_verbs_fail_fast_while_the_controller_is_down(
+    env: dict[str, str], cluster: DevCluster
+) -> None:
+    timed = (
+        "import time, slurm_lab\n"
+        "def attempt(verb):\n"
+        "    t = time.monotonic()\n"
+        "    try:\n"
+        "        out = verb()\n"
+        "        print(out[0].reason, round(time.monotonic() - t, 1), out[0].message[:60])\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__, round(time.monotonic() - t, 1), str(exc)[:60])\n"
+    )
+    cluster.down(("slurmctld",))
+    try:
+        nb = execute(
+            notebook(
+                "%load_ext slurm_lab",
+                timed,
+                "attempt(lambda: slurm_lab.jobs('all'))",
+                "attempt(lambda: slurm_lab.cancel('1'))",
+                "attempt(lambda: slurm_lab.submit('#!/bin/sh\\ntrue\\n', hold=True))",
+            ),
+            env,
+        )
+    finally:
+        cluster.up()
+    for cell in nb.cells[2:4]:  # raised, or (cancel) a result per id with the same reason
+        name, seconds, message = text_of(cell).split(" ", 2)
+        assert name in ("ControllerUnavailable", "controller_unavailable"), text_of(cell)
+        assert float(seconds) < 3 and "controller" in message.lower()
+    # A submit is never cut short, but Slurm's refusal to connect is still the same typed error.
+    assert text_of(nb.cells[4]).startswith("ControllerUnavailable")
