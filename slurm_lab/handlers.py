@@ -18,7 +18,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from . import __version__, errors, validation
+from . import errors, validation
+from ._version import __version__
 from .models import ActionResult
 from .service import SlurmLabService
 from .slurm import options
