@@ -383,11 +383,8 @@ class SSHBackend(CliBackend, LoggingConfigurable, metaclass=_Meta):  # type: ign
             sftp = await self._sftp_client()
             if self._munge_socket is None:
                 conf = self.remote_env.get("SLURM_CONF", "/etc/slurm/slurm.conf")
-                async with sftp.open(conf, "rb") as fh:
-                    text = await fh.read(1 << 20)
-                path = parsers.parse_munge_socket(
-                    text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-                )
+                text, _ = await _read_slice(sftp, conf, 0, 1 << 20)
+                path = parsers.parse_munge_socket(text.decode("utf-8", "replace"))
                 await sftp.stat(path)
                 self._munge_socket = path
                 return None
