@@ -68,9 +68,7 @@ class SlurmLabService:
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
         self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
         #: Finished jobs per (scope, since): sacct, or a parse of the job-completion log, is costly.
-        self._history: CoalescingCache[tuple[Scope, str], History] = CoalescingCache(
-            cache_ttl, max_entries=16
-        )
+        self._history: CoalescingCache[tuple[Scope, str], History] = CoalescingCache(cache_ttl, max_entries=4)
 
     @classmethod
     def from_config(cls, lab: SlurmLab, keep_keys: bool = True) -> SlurmLabService:
