@@ -3,10 +3,15 @@ import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { getDetails, getOutput, IJob, IJobDetails } from '../api';
 import { baseState, FINISHED, wholeArrayQuestion } from '../logic';
 import { QueueModel } from '../model';
+import { Choice } from './Choice';
 import { confirmAction } from './confirm';
 import type { IPanelCommands } from './QueuePanel';
 
 const TAIL_INTERVAL_MS = 2000;
+const STREAMS = [
+  ['stdout', 'stdout'],
+  ['stderr', 'stderr']
+] as const;
 
 /** The fields people look for first, in this order; the rest are under "All Slurm fields". */
 const SUMMARY: [string, string][] = [
@@ -151,25 +156,14 @@ export function JobDetails(props: {
           </button>
         )}
       </div>
-      <div
+      <Choice
         className="jp-SlurmLab-tabs"
-        role="tablist"
-        aria-label="Output stream"
-      >
-        {(['stdout', 'stderr'] as const).map(s => (
-          <button
-            key={s}
-            role="tab"
-            aria-selected={stream === s}
-            className={
-              'jp-SlurmLab-button' + (stream === s ? ' jp-mod-active' : '')
-            }
-            onClick={() => setStream(s)}
-          >
-            {s}
-          </button>
-        ))}
-      </div>
+        label="Output stream"
+        role="tab"
+        value={stream}
+        options={STREAMS}
+        onChange={setStream}
+      />
       <LogViewer
         jobId={props.jobId}
         stream={stream}

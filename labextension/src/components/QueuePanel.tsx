@@ -3,6 +3,7 @@ import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Action, IActionResult, IJob, Scope } from '../api';
 import { actionQuestion, filterJobs, taskCount, withExpanded } from '../logic';
 import { QueueModel } from '../model';
+import { Choice } from './Choice';
 import { confirmAction } from './confirm';
 import { HistoryView } from './HistoryView';
 import { JobDetails } from './JobDetails';
@@ -24,6 +25,14 @@ const ACTIONS: [Action, string, string][] = [
   ['hold', 'Hold', 'held'],
   ['release', 'Release', 'released']
 ];
+const VIEWS = [
+  ['queue', 'Queue'],
+  ['history', 'Finished']
+] as const;
+const SCOPES = [
+  ['mine', 'My jobs'],
+  ['all', 'All jobs']
+] as const;
 const STATES = [
   'PENDING',
   'RUNNING',
@@ -281,37 +290,22 @@ export function QueuePanel(props: {
   const openJob = jobs.find(j => j.job_id === open) ?? null;
   return (
     <div className={`jp-SlurmLab-panel jp-SlurmLab-${props.mode}`}>
-      <div className="jp-SlurmLab-viewtabs" role="tablist" aria-label="View">
-        {(['queue', 'history'] as const).map(v => (
-          <button
-            key={v}
-            role="tab"
-            aria-selected={view === v}
-            className={
-              'jp-SlurmLab-button' + (view === v ? ' jp-mod-active' : '')
-            }
-            onClick={() => setView(v)}
-          >
-            {v === 'queue' ? 'Queue' : 'Finished'}
-          </button>
-        ))}
-      </div>
+      <Choice
+        className="jp-SlurmLab-viewtabs"
+        label="View"
+        role="tab"
+        value={view}
+        options={VIEWS}
+        onChange={setView}
+      />
       <div className="jp-SlurmLab-toolbar">
-        <div role="radiogroup" aria-label="Whose jobs">
-          {(['mine', 'all'] as Scope[]).map(s => (
-            <button
-              key={s}
-              role="radio"
-              aria-checked={scope === s}
-              className={
-                'jp-SlurmLab-button' + (scope === s ? ' jp-mod-active' : '')
-              }
-              onClick={() => changeScope(s)}
-            >
-              {s === 'mine' ? 'My jobs' : 'All jobs'}
-            </button>
-          ))}
-        </div>
+        <Choice
+          label="Whose jobs"
+          role="radio"
+          value={scope}
+          options={SCOPES}
+          onChange={changeScope}
+        />
         <button
           className="jp-SlurmLab-button jp-mod-accept"
           onClick={() => commands.submit()}
