@@ -20,9 +20,11 @@ import React from 'react';
 
 import {
   ApiError,
+  getOptions,
   getStatus,
   IClusterStatus,
   IJob,
+  ISbatchOption,
   Scope,
   submit
 } from './api';
@@ -212,7 +214,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: () => model.refresh()
     });
     const openSubmitDialog = async (initial: ISubmitValue) => {
-      const form = new SubmitForm(initial);
+      let options: ISbatchOption[];
+      try {
+        // Before the form opens: which defaults the script's #SBATCH lines replace depends on it.
+        options = await getOptions();
+      } catch (reason) {
+        Notification.error(
+          `slurm-lab: cannot load the submit options: ${String(reason)}`
+        );
+        return;
+      }
+      const form = new SubmitForm(initial, options);
       const key = `lab-${Date.now()}-${Math.random().toString(36).slice(2)}`;
       for (;;) {
         const answer = await showDialog({

@@ -61,6 +61,32 @@ test('submit a script file from the file browser context menu', async ({ page, t
   execFileSync('scancel', [id]);
 });
 
+test("a script's own #SBATCH --chdir wins over the file's folder, even on an immediate submit", async ({
+  page,
+  tmpPath
+}) => {
+  // A slow option table: the dialog must not offer a submit that ignores the script's lines.
+  await page.route('**/slurm-lab/api/options', async route => {
+    await new Promise(resolve => setTimeout(resolve, 1500));
+    await route.continue();
+  });
+  await page.contents.uploadContent(
+    '#!/bin/sh\n#SBATCH --chdir=/tmp\n#SBATCH --job-name=own-chdir\nsleep 60\n',
+    'text',
+    `${tmpPath}/own.sh`
+  );
+  await page.filebrowser.refresh();
+  await page.locator('.jp-DirListing-item:has-text("own.sh")').click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Submit as batch job' }).click();
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Submit' }).click();
+  const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
+  await expect(selected).toHaveCount(1, { timeout: 20000 });
+  const id = (await selected.getAttribute('data-job-id'))!;
+  expect(job(id)).toContain('JobName=own-chdir');
+  expect(job(id)).toMatch(/WorkDir=\/tmp( |$)/m);
+  execFileSync('scancel', [id]);
+});
+
 test('with a notebook active, the submit dialog takes the active cell, never "[object Object]"', async ({
   page
 }) => {

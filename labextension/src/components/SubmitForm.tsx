@@ -1,13 +1,7 @@
 import { ReactWidget } from '@jupyterlab/apputils';
 import React, { useEffect, useState } from 'react';
 
-import {
-  ApiError,
-  getOptions,
-  getPartitions,
-  IPartition,
-  ISbatchOption
-} from '../api';
+import { ApiError, getPartitions, IPartition, ISbatchOption } from '../api';
 import { outputWhere, scriptDirectives } from '../logic';
 
 export interface ISubmitValue {
@@ -73,15 +67,7 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
   const [script, setScript] = useState(form.script);
   const [edited, setEdited] = useState<Record<string, string>>(form.edited);
   const [partitions, setPartitions] = useState<IPartition[]>([]);
-  const [options, setOptions] = useState<ISbatchOption[]>(form.options);
-  useEffect(() => {
-    getOptions()
-      .then(list => {
-        setOptions(list);
-        form.options = list;
-      })
-      .catch(() => setOptions([]));
-  }, []);
+  const options = form.options;
   useEffect(() => {
     getPartitions()
       .then(r => {
@@ -201,10 +187,15 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
  * sbatch: what the user changed, plus the command's defaults the script does not set itself.
  */
 export class SubmitForm extends ReactWidget {
-  constructor(initial: ISubmitValue) {
+  /**
+   * `options` is the API's option table (GET options): it must be known before the form
+   * can tell which defaults the script's own #SBATCH lines replace.
+   */
+  constructor(initial: ISubmitValue, options: ISbatchOption[]) {
     super();
     this.script = initial.script;
     this.defaults = initial.options;
+    this.options = options;
     this.addClass('jp-SlurmLab-submitDialog');
   }
 
@@ -212,8 +203,7 @@ export class SubmitForm extends ReactWidget {
   readonly defaults: Record<string, string>;
   edited: Record<string, string> = {};
   partitions: IPartition[] = [];
-  /** The API's option table (GET options), once loaded. */
-  options: ISbatchOption[] = [];
+  readonly options: ISbatchOption[];
   error: ISubmitError | null = null;
 
   /** Show an answer of the API in the form (called before the dialog is shown again). */
