@@ -1,5 +1,5 @@
 """SSH backend: a command on the persistent connection vs a one-shot ``ssh host squeue``,
-and 10 concurrent API requests through the SSH backend.
+and 10 concurrent API requests through the SSH host.
 
     .venv/bin/python -m benchmarks.bench_ssh [--rounds 30]
 
@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from slurm_lab.backends.ssh import SSHBackend
+from slurm_lab.hosts.ssh import SSHHost
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.devcluster.sshd import DevSSHD
 from slurm_lab.slurm import argv as build
@@ -36,7 +36,7 @@ def one_shot_argv(sshd: DevSSHD, cluster: DevCluster) -> list[str]:
 async def persistent(
     sshd: DevSSHD, cluster: DevCluster, rounds: int
 ) -> tuple[list[float], list[float], float]:
-    backend = SSHBackend(
+    host = SSHHost(
         host="127.0.0.1",
         port=sshd.port,
         username=SERVER_USER,
@@ -46,17 +46,17 @@ async def persistent(
         ssh_config=[],
     )
     started = time.perf_counter()
-    await backend.run(["true"])
+    await host.run_slurm(["true"])
     connect_ms = (time.perf_counter() - started) * 1000
     squeue, true = [], []
     for _ in range(rounds):
         t = time.perf_counter()
-        await backend.run(build.squeue("mine"))
+        await host.run_slurm(build.squeue("mine"))
         squeue.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        await backend.run(["true"])
+        await host.run_slurm(["true"])
         true.append((time.perf_counter() - t) * 1000)
-    await backend.close()
+    await host.close()
     return squeue, true, connect_ms
 
 

@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
+from typing import Any
 
 from jupyter_core.paths import jupyter_config_path
-from traitlets import Bool, Dict, Float, Int, Unicode
+from traitlets import Bool, Dict, Float, Int, Type, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+from traitlets.utils.importstring import import_item
 
-from .backends import SlurmBackend, backend_class
+from .hosts import HOSTS, Host
+from .schedulers import SCHEDULERS, Scheduler
+
+#: ``c.SlurmLab.backend`` -> (scheduler, host) short names.
+BACKENDS: dict[str, tuple[str, str | None]] = {
+    "local": ("cli", "local"),
+    "ssh": ("cli", "ssh"),
+    "slurmrestd": ("slurmrestd", None),
+}
+_warned_renamed = False
+log = logging.getLogger("slurm_lab.config")
+
+
+class NamedType(Type):  # type: ignore[type-arg]
+    """A ``Type`` trait that also accepts short names ("ssh") for the classes it knows."""
+
+    def __init__(self, names: dict[str, str], **kwargs: Any) -> None:
+        self.names = names
+        super().__init__(**kwargs)
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, str):
+            value = self.names.get(value, value)
+        return super().validate(obj, value)
+
+    @staticmethod
+    def resolve(names: dict[str, str], name: str, base: type) -> Any:
+        """The class a short name stands for."""
+        cls = import_item(names[name])
+        assert issubclass(cls, base)
+        return cls
 
 
 class SlurmLab(Configurable):
@@ -21,10 +55,33 @@ class SlurmLab(Configurable):
     backend = Unicode(
         "local",
         config=True,
-        help="""How slurm-lab reaches Slurm: "local" runs the Slurm CLIs on this machine as the
-        server's user; "ssh" runs them on a login node over SSH (see SSHBackend). An import path
-        "package.module:Class" selects a custom SlurmBackend. Default: "local".
+        help="""How slurm-lab reaches Slurm, in one word: "local" runs the Slurm CLIs on this
+        machine as the server's user; "ssh" runs them on a login node (see SSHHost);
+        "slurmrestd" speaks to Slurm's REST API (see SlurmrestdScheduler). It picks
+        scheduler_class and host_class, which, when set, win. Default: "local".
         Example: c.SlurmLab.backend = "ssh" """,
+    )
+    scheduler_class = NamedType(
+        SCHEDULERS,
+        default_value=None,
+        allow_none=True,
+        klass=Scheduler,
+        config=True,
+        help="""The Scheduler that speaks to Slurm: "cli" (its command-line tools, run on the
+        host) or "slurmrestd", or an import path of your own subclass. Default: None (the
+        backend's: "slurmrestd" for backend "slurmrestd", else "cli").
+        Example: c.SlurmLab.scheduler_class = "mysite.slurm.AuditedScheduler" """,
+    )
+    host_class = NamedType(
+        HOSTS,
+        default_value=None,
+        allow_none=True,
+        klass=Host,
+        config=True,
+        help="""The Host where Slurm's programs run and the cluster-side files are (job output,
+        %%slurm runs): "local" or "ssh", or an import path. Default: None (the backend's:
+        "ssh" for backend "ssh", "local" for "local", none for "slurmrestd", which then
+        answers output reads and %%slurm with 501). Example: c.SlurmLab.host_class = "local" """,
     )
     check_hub_user = Bool(
         True,
@@ -125,9 +182,37 @@ class SlurmLab(Configurable):
         "gpus": "1", "time": "2:00:00"}, "big": {"mem": "64G", "cpus_per_task": 16}}""",
     )
 
-    def make_backend(self) -> SlurmBackend:
-        """Build the configured backend."""
-        return backend_class(self.backend).from_config(self)
+    def make_scheduler(self) -> Scheduler:
+        """Build the configured scheduler over its host."""
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown c.SlurmLab.backend {self.backend!r}; use one of {sorted(BACKENDS)}")
+        scheduler_name, host_name = BACKENDS[self.backend]
+        host_cls = self.host_class or (NamedType.resolve(HOSTS, host_name, Host) if host_name else None)
+        scheduler_cls = self.scheduler_class or NamedType.resolve(SCHEDULERS, scheduler_name, Scheduler)
+        host = None
+        if host_cls is not None:
+            host = host_cls(
+                command_timeout=self.command_timeout,
+                max_output_bytes=self.max_output_bytes,
+                parent=self,
+                config=self._host_config(),
+            )
+        scheduler: Scheduler = scheduler_cls(host, parent=self)
+        return scheduler
+
+    def _host_config(self) -> Config:
+        """The config with ``c.SSHBackend.*`` (the SSH host's former name) read as ``c.SSHHost.*``."""
+        if "SSHBackend" not in self.config:
+            return self.config
+        global _warned_renamed
+        if not _warned_renamed:
+            _warned_renamed = True
+            log.warning("slurm-lab: c.SSHBackend.* is now c.SSHHost.*; the old name still works")
+        config = copy.deepcopy(self.config)
+        merged = Config(config.SSHBackend)
+        merged.merge(config.get("SSHHost", Config()))
+        config.SSHHost = merged
+        return config
 
 
 def load_config() -> Config:

@@ -119,3 +119,9 @@ class UnknownUser(SlurmLabError):
     """Slurm would act as someone other than the person using this server (or as nobody)."""
 
     reason = "unknown_user"
+
+
+class NotSupported(SlurmLabError):
+    """This way of reaching Slurm cannot do that (e.g. read output files with no host): 501."""
+
+    reason = "not_supported"

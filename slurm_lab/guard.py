@@ -1,7 +1,7 @@
 """Fail fast while Slurm cannot answer instead of waiting out the CLIs' timeouts and retries.
 
 A frozen slurmctld holds every CLI for MessageTimeout (10 s); a stopped munged costs 2 s of
-retries per call. A command still running after ``probe_after`` seconds triggers the backend's
+retries per call. A command still running after ``probe_after`` seconds triggers the scheduler's
 probe (munge's socket, then ``scontrol ping`` with a 1 s deadline), so a request answers within
 about 1.5 s with the typed error and, for listings, the last good data marked stale.
 """
@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from .backends import SlurmBackend
 from .errors import BackendUnavailable, ControllerUnavailable
+from .schedulers import Scheduler
 
 T = TypeVar("T")
 
@@ -24,13 +24,13 @@ PROBE_AFTER = 0.5
 class ControllerGuard:
     """Runs Slurm commands; a quick probe decides whether a slow or retried one is worth waiting for."""
 
-    def __init__(self, backend: SlurmBackend, probe_after: float = PROBE_AFTER) -> None:
-        self.backend = backend
+    def __init__(self, scheduler: Scheduler, probe_after: float = PROBE_AFTER) -> None:
+        self.scheduler = scheduler
         self.probe_after = probe_after
         self.down = False
 
     async def _check(self) -> None:
-        problem = await self.backend.probe()
+        problem = await self.scheduler.probe()
         if problem is not None:
             self.down = True
             raise problem

@@ -38,6 +38,7 @@ STATUS: dict[type[errors.SlurmLabError], int] = {
     errors.IdempotencyConflict: 409,
     errors.JobFinished: 409,
     errors.AccountingDisabled: 501,
+    errors.NotSupported: 501,
     errors.CommandFailed: 502,
     errors.UnexpectedOutput: 502,
     errors.ControllerUnavailable: 503,

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .atomic import write_atomically
 from .errors import IdempotencyConflict
 
 log = logging.getLogger("slurm_lab.idempotency")
@@ -151,9 +152,7 @@ class IdempotencyStore:
     def _compact(self) -> None:
         assert self.path is not None
         try:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(asdict(c)) + "\n" for c in self._claims.values()))
-            tmp.chmod(0o600)
-            tmp.replace(self.path)
+            lines = "".join(json.dumps(asdict(c)) + "\n" for c in self._claims.values())
+            write_atomically(self.path, lines.encode())
         except OSError:
             pass

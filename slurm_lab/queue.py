@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 
 import orjson
 
-from .backends import SlurmBackend
 from .cache import CoalescingCache, FetchFailed, Snapshot
 from .errors import SlurmLabError
 from .guard import ControllerGuard
 from .models import Job, Scope
+from .schedulers import Scheduler
 from .slurm.states import base_state
 
 #: Encoded bodies kept for the current snapshots (one per scope x filter x staleness in use).
@@ -34,8 +34,8 @@ class RenderedJobs:
 class QueueView:
     """Serves every client from one coalesced, cached squeue call per scope."""
 
-    def __init__(self, backend: SlurmBackend, guard: ControllerGuard, ttl: float) -> None:
-        self.backend = backend
+    def __init__(self, scheduler: Scheduler, guard: ControllerGuard, ttl: float) -> None:
+        self.scheduler = scheduler
         self.guard = guard
         self.cache: CoalescingCache[Scope, list[Job]] = CoalescingCache(ttl)
         self._memo: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
@@ -49,7 +49,7 @@ class QueueView:
         return await self.cache.value(scope, lambda: self._list(scope))
 
     async def _list(self, scope: Scope) -> list[Job]:
-        return await self.guard.run(lambda: self.backend.list_jobs(scope))
+        return await self.guard.run(lambda: self.scheduler.list_jobs(scope))
 
     def invalidate(self) -> None:
         self.cache.invalidate()

@@ -1,4 +1,6 @@
-"""The one way slurm-lab starts a local process: argv only, a timeout that kills, capped output."""
+"""The one way slurm-lab starts a local process: argv only, a timeout that kills, capped output.
+
+:func:`exchange` is also how the SSH host feeds and reads a remote process."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .errors import CommandFailed, CommandTimeout, ProgramNotFound
 
@@ -56,18 +59,22 @@ async def run_command(
         raise ProgramNotFound(f"{argv[0]} is not executable") from exc
 
     out, err = bytearray(), bytearray()
+    end_input = proc.stdin.close if proc.stdin is not None else (lambda: None)
+    streams = (proc.stdout, proc.stderr)
     try:
-        await asyncio.wait_for(_communicate(proc, stdin, max_output, out, err), timeout)
+        await asyncio.wait_for(
+            exchange(_name(argv), stdin, proc.stdin, end_input, streams, (out, err), max_output), timeout
+        )
     except asyncio.TimeoutError:
         _kill_group(proc)
         await proc.wait()
         error = CommandTimeout(f"{_name(argv)} did not finish within {timeout:g} s")
         error.partial_stderr = err.decode("utf-8", "replace")
         raise error from None
-    except _TooMuchOutput:
+    except CommandFailed:
         _kill_group(proc)
         await proc.wait()
-        raise CommandFailed(f"{_name(argv)} printed more than {max_output} bytes") from None
+        raise
     except BaseException:
         _kill_group(proc)
         raise
@@ -79,35 +86,48 @@ async def run_command(
     )
 
 
-class _TooMuchOutput(Exception):
-    pass
+class StreamReader(Protocol):
+    async def read(self, n: int) -> bytes: ...
 
 
-async def _communicate(
-    proc: asyncio.subprocess.Process, stdin: bytes | None, max_output: int, out: bytearray, err: bytearray
+class StreamWriter(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+async def exchange(
+    name: str,
+    stdin: bytes | None,
+    writer: StreamWriter | None,
+    end_input: Callable[[], None],
+    readers: tuple[StreamReader | None, StreamReader | None],
+    buffers: tuple[bytearray, bytearray],
+    max_output: int,
 ) -> None:
-    """Feed stdin and collect stdout/stderr into ``out``/``err`` (kept if the caller gives up)."""
+    """Feed ``stdin`` then end the input, while collecting stdout and stderr into ``buffers``
+    (kept if the caller gives up: a timeout still has the partial stderr). The one feed, drain
+    and cap of local and SSH processes: output beyond ``max_output`` bytes raises CommandFailed."""
 
     async def feed() -> None:
-        if stdin is None or proc.stdin is None:
-            return
         try:
-            proc.stdin.write(stdin)
-            await proc.stdin.drain()
+            if stdin and writer is not None:
+                writer.write(stdin)
+                await writer.drain()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the program exited early; its exit code and stderr say why
         finally:
-            proc.stdin.close()
+            end_input()
 
-    async def drain(stream: asyncio.StreamReader | None, buf: bytearray) -> None:
+    async def drain(stream: StreamReader | None, buf: bytearray) -> None:
         if stream is None:
             return
         while chunk := await stream.read(1 << 16):
             buf += chunk
             if len(buf) > max_output:
-                raise _TooMuchOutput
+                raise CommandFailed(f"{name} printed more than {max_output} bytes")
 
-    await asyncio.gather(feed(), drain(proc.stdout, out), drain(proc.stderr, err))
+    await asyncio.gather(feed(), drain(readers[0], buffers[0]), drain(readers[1], buffers[1]))
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

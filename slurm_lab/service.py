@@ -1,4 +1,5 @@
-"""What the handlers call: the backend plus the shared queue cache and the idempotency store."""
+"""What the handlers and the kernels call: the scheduler plus the shared caches, the controller
+guard, the identity check and the idempotency store — every rule, once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from jupyter_core.paths import jupyter_data_dir
 
-from .backends import Action, SlurmBackend
 from .cache import CoalescingCache
 from .errors import (
     IdempotencyConflict,
@@ -38,9 +38,11 @@ from .models import (
     SubmitResult,
 )
 from .queue import QueueView, RenderedJobs
+from .schedulers import Action, Scheduler
 
 if TYPE_CHECKING:
     from .config import SlurmLab
+    from .hosts import Host
 
 
 class SlurmLabService:
@@ -48,19 +50,19 @@ class SlurmLabService:
 
     def __init__(
         self,
-        backend: SlurmBackend,
+        scheduler: Scheduler,
         *,
         cache_ttl: float,
         idempotency: IdempotencyStore,
         output_chunk_bytes: int,
         identity_error: UnknownUser | None = None,
     ) -> None:
-        self.backend = backend
+        self.scheduler = scheduler
         #: Set when Slurm would act as someone other than the hub user: "my" jobs, submits and
         #: actions are then refused with it (see identity.py).
         self.identity_error = identity_error
-        self.guard = ControllerGuard(backend)
-        self.queue = QueueView(backend, self.guard, cache_ttl)
+        self.guard = ControllerGuard(scheduler)
+        self.queue = QueueView(scheduler, self.guard, cache_ttl)
         self.idempotency = idempotency
         self.output_chunk_bytes = output_chunk_bytes
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
@@ -76,14 +78,14 @@ class SlurmLabService:
 
         Only the server keeps idempotency keys on disk (``keep_keys``): one writer per file.
         """
-        backend = lab.make_backend()
+        scheduler = lab.make_scheduler()
         path = Path(lab.idempotency_file or Path(jupyter_data_dir()) / "slurm_lab" / "idempotency.jsonl")
         return cls(
-            backend,
+            scheduler,
             cache_ttl=lab.cache_ttl,
             idempotency=IdempotencyStore(path.expanduser() if keep_keys else None, lab.idempotency_ttl),
             output_chunk_bytes=lab.output_chunk_bytes,
-            identity_error=hub_identity_problem(backend.user, lab.check_hub_user),
+            identity_error=hub_identity_problem(scheduler.user, lab.check_hub_user),
         )
 
     def check_identity(self) -> None:
@@ -98,13 +100,13 @@ class SlurmLabService:
         return await self.queue.jobs(scope)
 
     async def status(self) -> ClusterStatus:
-        return await self._status.value("status", self.backend.status)
+        return await self._status.value("status", self.scheduler.status)
 
     async def partitions(self) -> list[Partition]:
         return await self._partitions.value("partitions", self._fetch_partitions)
 
     async def _fetch_partitions(self) -> list[Partition]:
-        return await self.guard.run(self.backend.partitions)
+        return await self.guard.run(self.scheduler.partitions)
 
     async def render_jobs(
         self, scope: Scope, states: frozenset[str] | None, partitions: frozenset[str] | None
@@ -116,7 +118,7 @@ class SlurmLabService:
 
     async def details(self, job_id: str) -> JobDetails:
         return await self._details.value(
-            job_id, lambda: self.guard.run(lambda: self.backend.job_details(job_id))
+            job_id, lambda: self.guard.run(lambda: self.scheduler.job_details(job_id))
         )
 
     def invalidate(self) -> None:
@@ -133,7 +135,7 @@ class SlurmLabService:
         self.check_identity()
         try:
             if key is None:
-                return await self.guard.run_to_end(lambda: self.backend.submit(script, flags)), False
+                return await self.guard.run_to_end(lambda: self.scheduler.submit(script, flags)), False
             digest = fingerprint(script.decode("utf-8"), list(flags))
             async with self.idempotency.claim(key, digest) as claim:
                 if claim.job_id is not None:
@@ -145,12 +147,12 @@ class SlurmLabService:
             self.invalidate()
 
     async def _find_earlier_job(self, claim: Claim) -> SubmitResult | None:
-        job_id = await self.guard.run(lambda: self.backend.find_submitted(claim.tag))
+        job_id = await self.guard.run(lambda: self.scheduler.find_submitted(claim.tag))
         if job_id is not None:
             self.idempotency.succeeded(claim, job_id)
             return SubmitResult(job_id)
         # Slurm forgets finished jobs after MinJobAge: past that, "not found" proves nothing.
-        if time.time() - claim.at > 0.9 * await self.guard.run(self.backend.min_job_age):
+        if time.time() - claim.at > 0.9 * await self.guard.run(self.scheduler.min_job_age):
             when = datetime.fromtimestamp(claim.at).isoformat(timespec="seconds")
             raise IdempotencyConflict(
                 f"the submit with this idempotency_key at {when} has an unknown outcome and Slurm no "
@@ -161,7 +163,7 @@ class SlurmLabService:
     async def _submit_claimed(self, claim: Claim, script: bytes, flags: Sequence[str]) -> SubmitResult:
         def attempt() -> Awaitable[SubmitResult]:
             self.idempotency.attempting(claim)
-            return self.backend.submit(script, flags, claim.tag)
+            return self.scheduler.submit(script, flags, claim.tag)
 
         try:
             result = await self.guard.run_to_end(attempt)
@@ -182,7 +184,7 @@ class SlurmLabService:
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         self.check_identity()
         try:
-            return await self.guard.run(lambda: self.backend.act(action, job_ids))
+            return await self.guard.run(lambda: self.scheduler.act(action, job_ids))
         finally:
             self.invalidate()
 
@@ -204,14 +206,21 @@ class SlurmLabService:
             raise OutputNotAvailable(f"job {job_id} has no {stream} file")
         if owner is None:
             raise OutputNotAvailable(f"Slurm did not say who owns job {job_id}")
-        return await self.backend.read_job_file(job_id, stream, path, owner, offset, self.output_chunk_bytes)
+        return await self.scheduler.read_job_file(
+            job_id, stream, path, owner, offset, self.output_chunk_bytes
+        )
 
     async def history(self, scope: Scope, since: str) -> History:
         if scope == "mine":
             self.check_identity()
         return await self._history.value(
-            (scope, since), lambda: self.guard.run(lambda: self.backend.history(scope, since))
+            (scope, since), lambda: self.guard.run(lambda: self.scheduler.history(scope, since))
         )
 
+    def files(self, purpose: str) -> Host:
+        """The cluster-side host for files and programs (%%slurm runs); NotSupported (501)
+        naming ``purpose`` when the scheduler has none."""
+        return self.scheduler.files(purpose)
+
     async def close(self) -> None:
-        await self.backend.close()
+        await self.scheduler.close()

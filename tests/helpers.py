@@ -170,12 +170,12 @@ def ssh_config(
     """Server config selecting the SSH backend against the dev sshd, logging in as ``user``."""
     return f"""
 c.SlurmLab.backend = "ssh"
-c.SSHBackend.host = "127.0.0.1"
-c.SSHBackend.port = {sshd.port}
-c.SSHBackend.username = {user!r}
-c.SSHBackend.client_keys = [{str(sshd.client_key(user))!r}]
-c.SSHBackend.known_hosts = {known_hosts or str(sshd.known_hosts)!r}
-c.SSHBackend.remote_env = {{"SLURM_CONF": {str(cluster.layout.conf)!r}}}
+c.SSHHost.host = "127.0.0.1"
+c.SSHHost.port = {sshd.port}
+c.SSHHost.username = {user!r}
+c.SSHHost.client_keys = [{str(sshd.client_key(user))!r}]
+c.SSHHost.known_hosts = {known_hosts or str(sshd.known_hosts)!r}
+c.SSHHost.remote_env = {{"SLURM_CONF": {str(cluster.layout.conf)!r}}}
 """
 
 

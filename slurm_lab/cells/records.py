@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
+
+from ..atomic import write_atomically
 
 
 @dataclass
@@ -35,11 +36,7 @@ class RunStore:
 
     def save(self, record: RunRecord) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.folder / f"{record.run_id}.json.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(record), fh, indent=1)
-        tmp.replace(self.folder / f"{record.run_id}.json")
+        write_atomically(self.folder / f"{record.run_id}.json", json.dumps(asdict(record), indent=1).encode())
 
     def all(self) -> list[RunRecord]:
         """Every recorded run, newest first."""

@@ -55,8 +55,8 @@ async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, 
     except Exception as exc:
         raise InvalidInput("--in", f"cannot pickle the inputs: {exc}") from None
     await session.check_python(plan.python)
-    backend = session.backend
-    run_dir = await backend.make_dir(f"{session.lab.runs_dir.rstrip('/')}/{plan.run_id}")
+    host = session.host
+    run_dir = await host.make_dir(f"{session.lab.runs_dir.rstrip('/')}/{plan.run_id}")
     meta = {"run_id": plan.run_id, "out": list(plan.outputs)}
     for name, data in [
         ("worker.py", files("slurm_lab.cells").joinpath("worker.py").read_bytes()),
@@ -64,7 +64,7 @@ async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, 
         ("inputs.pkl", inputs),
         ("meta.json", json.dumps(meta).encode()),
     ]:
-        await backend.write_file(f"{run_dir}/{name}", data)
+        await host.write_file(f"{run_dir}/{name}", data)
     result, _ = await session.service.submit(
         job_script(plan, run_dir).encode(), submit_flags(plan, run_dir), None
     )
@@ -77,7 +77,7 @@ async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, 
         inputs=list(plan.inputs),
         outputs=list(plan.outputs),
         run_dir=run_dir,
-        backend=backend.name,
+        backend=session.service.scheduler.backend,
         tasks=array_tasks(str(plan.options["array"])) if plan.is_array else None,
         extra={"notebook": _notebook_of(namespace)},
     )
@@ -152,7 +152,7 @@ class CellRun:
         for name in names:
             try:
                 data, _ = self.session.call(
-                    self.session.backend.read_file(f"{self.record.run_dir}/{name}", 0, 16 << 20)
+                    self.session.host.read_file(f"{self.record.run_dir}/{name}", 0, 16 << 20)
                 )
                 parts.append(data.decode("utf-8", "replace"))
             except OutputNotAvailable:
@@ -232,7 +232,7 @@ class CellRun:
         results = []
         for task in tasks:
             try:
-                data, _ = await self.session.backend.read_file(
+                data, _ = await self.session.host.read_file(
                     f"{self.record.run_dir}/{result_name(task)}", 0, 1 << 31
                 )
             except OutputNotAvailable:
@@ -269,7 +269,7 @@ class CellRun:
     async def _poll_tail(self) -> None:
         name = f"stdout-{self.record.tasks[0]}.txt" if self.record.tasks else "stdout.txt"
         try:
-            data, _ = await self.session.backend.read_file(
+            data, _ = await self.session.host.read_file(
                 f"{self.record.run_dir}/{name}", self._tail_offset, _TAIL_BYTES
             )
         except OutputNotAvailable:

@@ -1,4 +1,4 @@
-"""One per process (kernel): a background event loop, the backend, and the coalesced queue cache.
+"""One per process (kernel): a background event loop and the same service the server uses.
 
 Cell runs, widgets and the Python API all go through it, so a notebook full of widgets still
 asks Slurm once per cache window, and the kernel's own loop stays free for other cells.
@@ -14,9 +14,9 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ..backends import SlurmBackend
 from ..config import SlurmLab, load_config
 from ..errors import InvalidInput, ProgramNotFound, UnknownUser
+from ..hosts import Host
 from ..queue import QueueView
 from ..service import SlurmLabService
 from .plan import CHECK_PYTHON
@@ -38,9 +38,10 @@ class Session:
         self._thread.start()
 
     @property
-    def backend(self) -> SlurmBackend:
-        """Files and programs on the cluster side (%%slurm runs); Slurm verbs go through ``service``."""
-        return self.service.backend
+    def host(self) -> Host:
+        """Files and programs on the cluster side (%%slurm runs); Slurm verbs go through ``service``.
+        NotSupported (501) when the scheduler has no host (slurmrestd without a shared file system)."""
+        return self.service.files("%%slurm")
 
     @property
     def queue(self) -> QueueView:
@@ -55,7 +56,8 @@ class Session:
     def default_python(self) -> str:
         if self.lab.python:
             return self.lab.python
-        return sys.executable if self.backend.name == "local" else "python3"
+        host = self.service.scheduler.host
+        return sys.executable if host is not None and host.name == "local" else "python3"
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the session loop and wait for it (from any other thread)."""
@@ -69,7 +71,7 @@ class Session:
         a mismatch with this kernel before anything is submitted."""
         if python not in self._pythons:
             try:
-                result = await self.backend.run_program([python, "-c", CHECK_PYTHON])
+                result = await self.host.run_program([python, "-c", CHECK_PYTHON])
             except ProgramNotFound as exc:
                 raise InvalidInput(
                     "python", f"{python} does not run on the cluster side: {exc.message}"

@@ -22,7 +22,7 @@ def session(cluster: DevCluster, tmp_path: Path):
 
 
 def submit_held(session: Session, name: str) -> str:
-    return session.call(session.backend.submit(b"#!/bin/sh\ntrue\n", ["--hold", f"--job-name={name}"])).job_id
+    return session.call(session.service.scheduler.submit(b"#!/bin/sh\ntrue\n", ["--hold", f"--job-name={name}"])).job_id
 
 
 def test_queue_manager_lists_filters_and_acts(session: Session) -> None:
@@ -45,9 +45,9 @@ def test_queue_manager_lists_filters_and_acts(session: Session) -> None:
 
     manager.cancel_button.click()  # first click only asks to confirm
     assert manager.cancel_button.description == "Confirm cancel (1)"
-    assert session.call(session.backend.job_details(job)).fields["JobState"] == "PENDING"
+    assert session.call(session.service.scheduler.job_details(job)).fields["JobState"] == "PENDING"
     manager.cancel_button.click()
-    assert session.call(session.backend.job_details(job)).fields["JobState"] == "CANCELLED"
+    assert session.call(session.service.scheduler.job_details(job)).fields["JobState"] == "CANCELLED"
     manager.state.value = "CANCELLED"
     assert job in [v for _, v in manager.jobs.options]
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from traitlets.config import PyFileConfigLoader
 
-from slurm_lab.backends.ssh import SSHBackend
+from slurm_lab.hosts.ssh import SSHHost
 from slurm_lab.config import SlurmLab
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
@@ -62,10 +62,10 @@ def test_ssh_values_config_sets_real_traits_and_points_at_the_mounts(
     (tmp_path / "jupyter_server_config.py").write_text(extra["stringData"])
     monkeypatch.setenv("JUPYTERHUB_USER", "alice")
     config = PyFileConfigLoader("jupyter_server_config.py", path=str(tmp_path)).load_config()
-    for cls in (SlurmLab, SSHBackend):
+    for cls in (SlurmLab, SSHHost):
         known = set(cls.class_trait_names(config=True))
         assert set(config[cls.__name__]) <= known, cls.__name__
-    ssh = SSHBackend(config=config)
+    ssh = SSHHost(config=config)
     assert ssh.username == "alice"
     assert Path(ssh.client_keys[0]).parent == Path(mount_of(su, "slurm-lab-ssh"))
     assert Path(ssh.known_hosts).parent == Path(mount_of(su, "slurm-login-known-hosts"))

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from slurm_lab import handlers, validation
-from slurm_lab.backends.cli import _decode_whole_chars
+from slurm_lab.schedulers.base import decode_whole_chars
 from slurm_lab.config import SlurmLab
 from slurm_lab.errors import IdempotencyConflict
 from slurm_lab.idempotency import IdempotencyStore
@@ -65,8 +65,8 @@ async def test_an_unknown_outcome_is_remembered_and_a_refusal_frees_the_key(tmp_
 
 def test_decode_leaves_a_cut_character_for_the_next_read() -> None:
     data = "héllo €".encode()
-    assert _decode_whole_chars(data) == ("héllo €", len(data))
-    assert _decode_whole_chars(data[:-1]) == ("héllo ", len(data) - 3)
+    assert decode_whole_chars(data) == ("héllo €", len(data))
+    assert decode_whole_chars(data[:-1]) == ("héllo ", len(data) - 3)
 
 
 def test_openapi_documents_every_route_and_option() -> None:

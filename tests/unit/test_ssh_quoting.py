@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from slurm_lab.backends.ssh import remote_command
+from slurm_lab.hosts.ssh import remote_command
 
 
 def test_remote_command_quotes_every_argument() -> None:

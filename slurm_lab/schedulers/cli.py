@@ -1,15 +1,13 @@
-"""Slurm through its command-line tools. Subclasses say only how a command runs and a file is read."""
+"""Slurm through its command-line tools, run on a host (this machine, or a login node over SSH)."""
 
 from __future__ import annotations
 
-import abc
 import asyncio
-import codecs
 import contextlib
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ..errors import (
     AccountingDisabled,
@@ -21,6 +19,7 @@ from ..errors import (
     SlurmLabError,
     UnexpectedOutput,
 )
+from ..hosts import Host
 from ..models import (
     ActionResult,
     ClusterStatus,
@@ -28,17 +27,15 @@ from ..models import (
     History,
     Job,
     JobDetails,
-    OutputChunk,
     Partition,
     Scope,
-    Stream,
     SubmitResult,
 )
 from ..runner import CommandResult
 from ..slurm import argv as build
 from ..slurm import parsers
 from ..slurm.diagnose import diagnose, error_lines
-from .base import Action, SlurmBackend
+from .base import Action, Scheduler
 
 _ACTION_ARGV = {
     "cancel": build.scancel,
@@ -57,36 +54,34 @@ _DEFAULT_MIN_JOB_AGE = 300.0
 T = TypeVar("T")
 
 
-class CliBackend(SlurmBackend):
-    """All Slurm knowledge of the backends; the transport is left to :meth:`run` and :meth:`read_file`."""
+class CliScheduler(Scheduler):
+    """Runs squeue, sbatch, scontrol, scancel, sinfo and sacct on its host and parses their output:
+    ``c.SlurmLab.scheduler_class = "cli"`` (the default)."""
 
-    def __init__(self) -> None:
+    name = "cli"
+
+    def __init__(self, host: Host | None = None, **kwargs: Any) -> None:
+        if host is None:
+            raise ValueError("the cli scheduler needs a host to run Slurm's commands on")
+        super().__init__(host, **kwargs)
+        self.cli_host = host
         self._version: str | None = None
         self._ctl_config: dict[str, str] | None = None
         self._jobcomp_lock = asyncio.Lock()
 
-    # ------------------------------------------------------------- transport
-    @abc.abstractmethod
+    @property
+    def backend(self) -> str:
+        return self.cli_host.name
+
+    @property
+    def user(self) -> str:
+        return self.cli_host.user
+
     async def run(
         self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
-        """Run a Slurm CLI (``argv[0]`` is a bare program name) and return its result.
-
-        ``timeout`` overrides the configured command timeout (CommandTimeout when it runs out).
-        """
-
-    @abc.abstractmethod
-    async def read_owned_file(self, path: str, offset: int, limit: int, owner_uid: int) -> tuple[bytes, int]:
-        """Like :meth:`read_file`, for a path another user may have chosen (a job's output).
-
-        Reads only a regular file owned by ``owner_uid``, outside /proc, /sys and /dev, without
-        ever blocking on it (FIFOs, devices) and within a deadline; anything else raises
-        OutputNotAvailable (404) or OutputRefused (403) naming the problem.
-        """
-
-    async def auth_problem(self) -> str | None:
-        """Why Slurm's authentication (munge) cannot work right now, if that is quick to tell."""
-        return None
+        """Run a Slurm CLI (``argv[0]`` is a bare program name) on the host."""
+        return await self.cli_host.run_slurm(argv, stdin, timeout)
 
     async def check(self, argv: Sequence[str], stdin: bytes | None = None) -> CommandResult:
         """Run and raise the diagnosed typed error on a non-zero exit."""
@@ -111,7 +106,7 @@ class CliBackend(SlurmBackend):
         return _parsed("sinfo", lambda: parsers.parse_partitions(result.stdout))
 
     async def probe(self) -> SlurmLabError | None:
-        problem = await self.auth_problem()
+        problem = await self.cli_host.auth_problem()
         if problem is not None:
             return BackendUnavailable(f"munge: {problem}")
         try:
@@ -140,7 +135,7 @@ class CliBackend(SlurmBackend):
             self._version = parsers.parse_version((await self.check(build.slurm_version())).stdout)
         config = await self.controller_config() if up else (self._ctl_config or {})
         return ClusterStatus(
-            backend=self.name,
+            backend=self.backend,
             cluster_name=config.get("ClusterName"),
             slurm_version=self._version,
             user=self.user,
@@ -170,8 +165,8 @@ class CliBackend(SlurmBackend):
             async with self._jobcomp_lock:
                 with contextlib.suppress(OutputNotAvailable):
                     path = config["JobCompLoc"]
-                    size = (await self.read_file(path, 0, 0))[1]
-                    tail, _ = await self.read_file(path, max(0, size - _JOBCOMP_TAIL), _JOBCOMP_TAIL)
+                    size = (await self.cli_host.read_file(path, 0, 0))[1]
+                    tail, _ = await self.cli_host.read_file(path, max(0, size - _JOBCOMP_TAIL), _JOBCOMP_TAIL)
                     jobs = [
                         j
                         for j in parsers.parse_jobcomp(tail.decode("utf-8", "replace"))
@@ -223,19 +218,6 @@ class CliBackend(SlurmBackend):
                 results.append(ActionResult(job_id, True))
         return results
 
-    # ------------------------------------------------------------- output
-    async def read_job_file(
-        self, job_id: str, stream: Stream, path: str, owner_uid: int, offset: int, limit: int
-    ) -> OutputChunk:
-        """Read a job's output file (written by its owner); one rewritten shorter than ``offset``
-        is read from 0."""
-        data, size = await self.read_owned_file(path, offset, limit, owner_uid)
-        if offset > size:
-            offset = 0
-            data, size = await self.read_owned_file(path, 0, limit, owner_uid)
-        text, used = _decode_whole_chars(data)
-        return OutputChunk(job_id, stream, path, offset, offset + used, size, text)
-
 
 def _last_line(text: str) -> str:
     lines = error_lines(text)
@@ -260,13 +242,6 @@ def _per_job_errors(stderr: str) -> dict[str, str]:
         if m:
             out.setdefault(m.group(1) or m.group(2), line)
     return out
-
-
-def _decode_whole_chars(data: bytes) -> tuple[str, int]:
-    """Decode UTF-8, leaving a character cut at the chunk's end for the next read."""
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    text = decoder.decode(data, final=False)
-    return text, len(data) - len(decoder.getstate()[0])
 
 
 def _as_historic(job: Job) -> HistoricJob:

@@ -1,4 +1,4 @@
-"""The local backend: Slurm CLIs on this machine (a login node, or a pod with the client installed)."""
+"""This machine as the cluster side: a login node, or a pod with Slurm's client installed."""
 
 from __future__ import annotations
 
@@ -8,64 +8,69 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, TypeVar
 
-from ..errors import BackendUnavailable, CommandTimeout, OutputNotAvailable, ProgramNotFound
+from traitlets import Int, Unicode, default
+
+from ..atomic import write_atomically
+from ..errors import BackendUnavailable, CommandTimeout, ProgramNotFound
 from ..identity import local_account
 from ..runner import CommandResult, run_command
 from ..slurm import parsers
-from .cli import CliBackend
+from .base import Host
+from .files import make_dir, read_slice
 from .owned_files import read_owned
-
-if TYPE_CHECKING:
-    from ..config import SlurmLab
 
 log = logging.getLogger("slurm_lab.local")
 T = TypeVar("T")
-#: File reads and writes run here, not on the event loop's shared pool: a read stuck on a hung
-#: file system can then hold at most these threads, and every other request still runs.
-_FILE_THREADS = 4
 _DEFAULT_SLURM_CONF = "/etc/slurm/slurm.conf"
 
 
-class LocalBackend(CliBackend):
-    """Runs the Slurm CLIs as the server's own Unix user."""
+class LocalHost(Host):
+    """Runs programs as the server's own Unix user on this machine: ``c.SlurmLab.host_class = "local"``."""
 
     name = "local"
 
-    def __init__(
-        self,
-        *,
-        command_timeout: float = 30.0,
-        max_output_bytes: int = 64 << 20,
-        slurm_bin_dir: str = "",
-        slurm_conf: str = "",
-    ) -> None:
-        super().__init__()
-        self.command_timeout = command_timeout
-        #: Longest wait for one file read or write (a hung NFS mount answers 504, not never).
-        self.file_timeout = min(command_timeout, 10.0)
-        self.max_output_bytes = max_output_bytes
-        self.slurm_bin_dir = slurm_bin_dir
-        self.env = {**os.environ, **({"SLURM_CONF": slurm_conf} if slurm_conf else {})}
-        self._user = local_account()
-        self._files = ThreadPoolExecutor(_FILE_THREADS, thread_name_prefix="slurm-lab-files")
-        self._munge_socket = _munge_socket(self.env.get("SLURM_CONF") or _DEFAULT_SLURM_CONF)
+    slurm_bin_dir = Unicode(
+        config=True,
+        help="""Folder holding squeue, sbatch, scancel, scontrol, sinfo and sacct. Empty means
+        "find them on PATH". Default: c.SlurmLab.slurm_bin_dir, else "".
+        Example: c.LocalHost.slurm_bin_dir = "/opt/slurm/bin" """,
+    )
+    slurm_conf = Unicode(
+        config=True,
+        help="""Path of slurm.conf given to the Slurm CLIs as SLURM_CONF. Empty means the CLIs'
+        own default (or an inherited SLURM_CONF). Default: c.SlurmLab.slurm_conf, else "".
+        Example: c.LocalHost.slurm_conf = "/etc/slurm/slurm.conf" """,
+    )
+    file_threads = Int(
+        4,
+        config=True,
+        help="""Threads for file reads and writes, apart from the event loop's: a read stuck on
+        a hung file system holds at most these, and every other request still runs.
+        Default: 4. Example: c.LocalHost.file_threads = 8""",
+    )
 
-    @classmethod
-    def from_config(cls, lab: SlurmLab) -> LocalBackend:
-        return cls(
-            command_timeout=lab.command_timeout,
-            max_output_bytes=lab.max_output_bytes,
-            slurm_bin_dir=lab.slurm_bin_dir,
-            slurm_conf=lab.slurm_conf,
-        )
+    @default("slurm_bin_dir")
+    def _bin_dir_from_lab(self) -> str:
+        return str(getattr(self.parent, "slurm_bin_dir", ""))
+
+    @default("slurm_conf")
+    def _conf_from_lab(self) -> str:
+        return str(getattr(self.parent, "slurm_conf", ""))
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.env = {**os.environ, **({"SLURM_CONF": self.slurm_conf} if self.slurm_conf else {})}
+        self._user = local_account()
+        self._files = ThreadPoolExecutor(self.file_threads, thread_name_prefix="slurm-lab-files")
+        self._munge_socket = _munge_socket(self.env.get("SLURM_CONF") or _DEFAULT_SLURM_CONF)
 
     @property
     def user(self) -> str:
         return self._user
 
-    async def run(
+    async def run_slurm(
         self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
         program = os.path.join(self.slurm_bin_dir, argv[0]) if self.slurm_bin_dir else argv[0]
@@ -73,7 +78,7 @@ class LocalBackend(CliBackend):
             return await self.run_program([program, *argv[1:]], stdin, timeout)
         except ProgramNotFound as exc:
             raise BackendUnavailable(
-                f"{exc.message}; install the Slurm client tools or set c.SlurmLab.slurm_bin_dir"
+                f"{exc.message}; install the Slurm client tools or set c.LocalHost.slurm_bin_dir"
             ) from None
 
     async def run_program(
@@ -94,13 +99,13 @@ class LocalBackend(CliBackend):
         return await self._in_file_thread(_munge_refuses, self._munge_socket)
 
     async def make_dir(self, path: str) -> str:
-        return await self._in_file_thread(_make_dir, path)
+        return await self._in_file_thread(make_dir, path)
 
     async def write_file(self, path: str, data: bytes) -> None:
-        await self._in_file_thread(_write_atomically, path, data)
+        await self._in_file_thread(write_atomically, path, data)
 
     async def read_file(self, path: str, offset: int, limit: int) -> tuple[bytes, int]:
-        return await self._in_file_thread(_read_slice, path, offset, limit)
+        return await self._in_file_thread(read_slice, path, offset, limit)
 
     async def read_owned_file(self, path: str, offset: int, limit: int, owner_uid: int) -> tuple[bytes, int]:
         return await self._in_file_thread(read_owned, path, offset, limit, owner_uid, self._user)
@@ -139,30 +144,3 @@ def _munge_refuses(path: str) -> str | None:
         except OSError as exc:
             return f"cannot connect to munged at {path}: {exc.strerror or exc} (is munged running?)"
     return None
-
-
-def _make_dir(path: str) -> str:
-    full = os.path.abspath(os.path.expanduser(path))
-    os.makedirs(full, 0o700, exist_ok=True)
-    return full
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
-
-
-def _read_slice(path: str, offset: int, limit: int) -> tuple[bytes, int]:
-    """A file of our own (a %%slurm run's files, the job-completion log)."""
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            fh.seek(min(offset, size))
-            return fh.read(limit), size
-    except FileNotFoundError:
-        raise OutputNotAvailable(f"{path} does not exist yet (the job may not have started)") from None
-    except OSError as exc:
-        raise OutputNotAvailable(f"{path} cannot be read: {exc.strerror or exc}") from None

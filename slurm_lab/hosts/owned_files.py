@@ -13,6 +13,7 @@ import os
 import stat
 
 from ..errors import OutputNotAvailable, OutputRefused, SlurmLabError
+from .files import not_there_yet
 
 #: Trees whose "files" are the kernel's (process memory, environments, devices), never output.
 SYSTEM_TREES = ("/proc/", "/sys/", "/dev/")
@@ -35,7 +36,7 @@ def refusal(path: str, real_path: str, mode: int, uid: int, owner_uid: int) -> O
 def os_error(path: str, exc: OSError, reader: str) -> SlurmLabError:
     """A clear 404/403 for an OS error met while reading ``path`` as ``reader``."""
     if exc.errno == errno.ENOENT:
-        return OutputNotAvailable(f"{path} does not exist yet (the job may not have started)")
+        return not_there_yet(path)
     if exc.errno in (errno.EACCES, errno.EPERM):
         return OutputRefused(f"{path} is not readable by {reader}")
     return OutputNotAvailable(f"{path} cannot be read: {exc.strerror or exc}")
