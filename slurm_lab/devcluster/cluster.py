@@ -1,4 +1,4 @@
-"""Start, stop and inspect a real single-node Slurm (munged, slurmctld, slurmd) in one folder.
+"""Start, stop and inspect a real single-node Slurm (munged, slurmctld, slurmd, slurmrestd) in one folder.
 
 Root mode runs jobs as any Unix user and creates test users; rootless mode runs everything as
 the calling user (only that user's jobs run). No systemd: the daemons run in the foreground in
@@ -14,21 +14,23 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import restd
 from .config import ClusterSpec, Layout, render_slurm_conf
-from .packages import ensure_packages
+from .errors import DevClusterError
+from .packages import RESTD_ONLY, ensure_packages, present
 
-DAEMONS = ("munged", "slurmctld", "slurmd")
+#: In start order; ``down`` stops them in reverse.
+DAEMONS = ("munged", "slurmctld", "slurmd", "slurmrestd")
+#: What makes the cluster work; slurmrestd is an extra that rootless mode may go without.
+CORE_DAEMONS = ("munged", "slurmctld", "slurmd")
 TEST_USERS = ("slab-alice", "slab-bob")
 READY_STATES = {"idle", "mix", "mixed", "alloc", "allocated", "comp", "completing"}
-
-
-class DevClusterError(RuntimeError):
-    """A failure the user can act on; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class DevCluster:
         self.layout = Layout(root or default_root())
         self.rootful = os.geteuid() == 0
         self.me = pwd.getpwuid(os.geteuid()).pw_name
+        # Root mode installs slurmrestd; rootless mode tries it only when it is already there.
+        self.with_restd = self.rootful or all(present(p) for p in RESTD_ONLY)
+        self.restd_port = 6820 if self.rootful else 7820
 
     # ----------------------------------------------------------------- queries
     @property
@@ -67,7 +72,34 @@ class DevCluster:
         """Environment a Slurm client needs to talk to this cluster."""
         return {"SLURM_CONF": str(self.layout.conf)}
 
+    @property
+    def restd_env(self) -> dict[str, str]:
+        """Where slurmrestd answers (``SLURM_LAB_RESTD_URL``, ``SLURM_LAB_RESTD_SOCKET``); empty when it is
+        not running. Requests need ``X-SLURM-USER-NAME`` and ``X-SLURM-USER-TOKEN`` (see ``token``)."""
+        if not self._running("slurmrestd"):
+            return {}
+        return restd.restd_environment(self.layout, self.restd_port)
+
+    def token(self, user: str, lifespan: int = 3600) -> str:
+        """A JWT for ``user``, valid ``lifespan`` seconds (``scontrol token``; root or SlurmUser only)."""
+        # A token in our own environment would make scontrol authenticate with it instead of munge.
+        env = {k: v for k, v in os.environ.items() if k != "SLURM_JWT"}
+        try:
+            proc = subprocess.run(
+                [_which("scontrol"), "token", f"username={user}", f"lifespan={lifespan}"],
+                env={**env, **self.env},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise DevClusterError("scontrol token did not answer within 30 s") from exc
+        if proc.returncode != 0:
+            raise DevClusterError(f"scontrol token failed ({proc.returncode}): {proc.stderr.strip()}")
+        return restd.parse_token(proc.stdout)
+
     def daemon_status(self) -> list[DaemonStatus]:
+        """Each daemon of DAEMONS with its recorded PID and whether that process is alive."""
         out = []
         for name in DAEMONS:
             pid = _read_pid(self.layout.pidfile(name))
@@ -95,13 +127,20 @@ class DevCluster:
 
     # ----------------------------------------------------------------- up/down
     def up(self, timeout: float = 60.0) -> None:
-        """Start whatever is not running and wait until the node accepts jobs. Idempotent."""
-        ensure_packages()
+        """Start whatever is not running and wait until the node accepts jobs (and slurmrestd
+        answers). Idempotent; daemons that read slurm.conf restart when its text changed."""
+        ensure_packages(restd=self.rootful)
         if self.rootful:
             for user in TEST_USERS:
                 _ensure_user(user)
-        self._prepare_folder()
+            _ensure_user(restd.RESTD_USER, system=True)
+        conf_changed = self._prepare_folder()
         running = {d.name for d in self.daemon_status() if d.running}
+        if conf_changed:
+            # They read slurm.conf at start only (AuthAltTypes needs a restart, not a reconfigure);
+            # jobs and held jobs survive (state in StateSaveLocation, slurmstepd outlives slurmd).
+            self.down(tuple(name for name in DAEMONS if name in running and name != "munged"), cancel=False)
+            running &= {"munged"}
         if "munged" not in running:
             self._start_munged()
         if "slurmctld" not in running:
@@ -109,11 +148,15 @@ class DevCluster:
         if "slurmd" not in running:
             self._start_slurm("slurmd", self._spec().slurmd_port)
         self._wait_ready(timeout)
+        if self.with_restd and "slurmrestd" not in running:
+            self._start_restd(timeout)
 
-    def down(self, only: tuple[str, ...] = DAEMONS) -> None:
-        """Stop our own daemons (by recorded PID), jobs first so no slurmstepd is left behind."""
+    def down(self, only: tuple[str, ...] = DAEMONS, cancel: bool = True) -> None:
+        """Stop our own daemons (by recorded PID), running jobs first (unless not ``cancel``) so no
+        slurmstepd is left behind."""
         statuses = {d.name: d for d in self.daemon_status()}
-        if "slurmd" in only and statuses["slurmctld"].running and statuses["slurmd"].running:
+        wants_cancel = cancel and "slurmd" in only
+        if wants_cancel and statuses["slurmctld"].running and statuses["slurmd"].running:
             subprocess.run(
                 ["scancel", "--state=RUNNING", *(["--user", self.me] if not self.rootful else [])],
                 env={**os.environ, **self.env},
@@ -126,6 +169,8 @@ class DevCluster:
                 _terminate(status.pid)
             if name in only:
                 self.layout.pidfile(name).unlink(missing_ok=True)
+        if "slurmrestd" in only:
+            self.layout.restd_socket.unlink(missing_ok=True)
 
     def pause(self, name: str, paused: bool = True) -> None:
         """Freeze (SIGSTOP) or thaw (SIGCONT) one daemon: a hung controller or munged, for real."""
@@ -135,21 +180,28 @@ class DevCluster:
         os.kill(status.pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
     # ----------------------------------------------------------------- internals
+    def _running(self, name: str) -> bool:
+        pid = _read_pid(self.layout.pidfile(name))
+        return pid is not None and _alive(pid)
+
     def _spec(self) -> ClusterSpec:
         node_line = subprocess.run(
             [_which("slurmd"), "-C"], capture_output=True, text=True, check=True
         ).stdout.splitlines()[0]
         hostname = socket.gethostname().split(".")[0]
+        jwt_key = self.layout.jwt_key if self.with_restd else None
         if self.rootful:
-            return ClusterSpec(self.layout, hostname, node_line, "slurm", "root", 6817, 6818)
-        return ClusterSpec(self.layout, hostname, node_line, self.me, self.me, 7817, 7818)
+            return ClusterSpec(self.layout, hostname, node_line, "slurm", "root", 6817, 6818, jwt_key)
+        return ClusterSpec(self.layout, hostname, node_line, self.me, self.me, 7817, 7818, jwt_key)
 
     def _daemon_user(self, name: str) -> str:
         if not self.rootful:
             return self.me
-        return {"munged": "munge", "slurmctld": "root", "slurmd": "root"}[name]
+        users = {"munged": "munge", "slurmctld": "root", "slurmd": "root", "slurmrestd": restd.RESTD_USER}
+        return users[name]
 
-    def _prepare_folder(self) -> None:
+    def _prepare_folder(self) -> bool:
+        """Create the folders, keys and slurm.conf; True when slurm.conf was (re)written."""
         lay = self.layout
         owner = "slurm" if self.rootful else self.me
         munge_owner = "munge" if self.rootful else self.me
@@ -168,13 +220,18 @@ class DevCluster:
             (lay.slurmd_spool, None, 0o755),
             (lay.run_dir, owner, 0o755),
             (lay.log_dir, owner, 0o755),
+            *([(lay.restd_dir, self._daemon_user("slurmrestd"), 0o755)] if self.with_restd else []),
         ]:
             path.mkdir(parents=True, exist_ok=True, mode=mode)
             path.chmod(mode)
             if user and self.rootful:
                 shutil.chown(path, user, user)
-        conf = render_slurm_conf(self._spec())
-        if not lay.conf.exists() or lay.conf.read_text() != conf:
+        spec = self._spec()
+        if spec.jwt_key:
+            restd.ensure_jwt_key(spec.jwt_key, spec.slurm_user if self.rootful else None)
+        conf = render_slurm_conf(spec)
+        conf_changed = not lay.conf.exists() or lay.conf.read_text() != conf
+        if conf_changed:
             lay.conf.write_text(conf)
         # sacct -c reads the job-completion file; other users need to read it too.
         if not lay.jobcomp.exists():
@@ -191,6 +248,7 @@ class DevCluster:
             lay.munge_key.chmod(0o400)
             if self.rootful:
                 shutil.chown(lay.munge_key, munge_owner, munge_owner)
+        return conf_changed
 
     def _start_munged(self) -> None:
         lay = self.layout
@@ -217,31 +275,72 @@ class DevCluster:
             )
         self._spawn(name, [_which(name), "-D", "-f", str(self.layout.conf)])
 
+    def _start_restd(self, timeout: float) -> None:
+        """Start slurmrestd and wait until it answers. Rootless, a failure is one line on stderr and the
+        rest keeps working. (22.05 refuses root but, despite its message, not SlurmUser: that check
+        runs before slurm.conf is read. Its sockets are made with umask 0: anyone may connect.)"""
+        lay = self.layout
+        log = lay.logfile("slurmrestd")
+        try:
+            if _port_in_use(self.restd_port):
+                raise DevClusterError(f"port {self.restd_port} is in use (another slurmrestd?); stop it")
+            lay.restd_socket.unlink(missing_ok=True)
+            argv = restd.restd_argv(_which("slurmrestd"), lay, self.restd_port)
+            token = self.token(self.me, lifespan=60)  # also proves slurmctld signs JWTs
+            # SLURM_JWT=daemon: its own calls to slurmctld carry each request's JWT, no munge needed.
+            proc = self._popen("slurmrestd", argv, {"SLURM_JWT": "daemon"}, log)
+
+            def answers() -> bool:
+                if proc.poll() is not None:
+                    why = restd.last_line(log) or f"exit code {proc.returncode}"
+                    raise DevClusterError(f"slurmrestd exited at start: {why}")
+                ok = restd.openapi_answers(self.restd_port, self.me, token)
+                return ok and lay.restd_socket.exists()
+
+            try:
+                _wait_for(answers, min(timeout, 30.0), "slurmrestd did not answer", log)
+            except DevClusterError:
+                self.down(("slurmrestd",))
+                raise
+        except DevClusterError as exc:
+            if self.rootful:
+                raise
+            print(f"devcluster: slurmrestd skipped, the cluster runs without it ({exc})", file=sys.stderr)
+
     def _spawn(self, name: str, argv: list[str]) -> None:
-        user = self._daemon_user(name)
-        with open(self.layout.logfile(f"{name}.stdio"), "ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={**os.environ, **self.env},
-                user=user if self.rootful else None,
-                group=user if self.rootful else None,
-                cwd=self.layout.root,
-            )
-        self.layout.pidfile(name).write_text(f"{proc.pid}\n")
+        proc = self._popen(name, argv)
         time.sleep(0.2)
         if proc.poll() is not None:
             raise DevClusterError(
                 f"{name} exited at start (code {proc.returncode}); see {self.layout.logfile(name)}"
             )
 
+    def _popen(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, log: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``name`` detached, as its daemon user, and record its PID."""
+        user = self._daemon_user(name)
+        drop_groups = self.rootful and user != "root"
+        with open(log or self.layout.logfile(f"{name}.stdio"), "ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **self.env, **(env or {})},
+                user=user if self.rootful else None,
+                group=user if self.rootful else None,
+                extra_groups=[] if drop_groups else None,  # not root's supplementary groups
+                cwd=self.layout.root,
+            )
+        self.layout.pidfile(name).write_text(f"{proc.pid}\n")
+        return proc
+
     def _wait_ready(self, timeout: float) -> None:
         def ready() -> bool:
             for d in self.daemon_status():
-                if not d.running:
+                if d.name in CORE_DAEMONS and not d.running:
                     raise DevClusterError(f"{d.name} stopped; see {self.layout.logfile(d.name)}")
             return self.node_state() in READY_STATES
 
@@ -256,12 +355,18 @@ def _which(name: str) -> str:
     raise DevClusterError(f"{name} not found; install Slurm and munge (slurm-wlm, munge)")
 
 
-def _ensure_user(name: str) -> None:
+def _ensure_user(name: str, system: bool = False) -> None:
+    """Create a test user (home, bash, key-only login), or a ``system`` user for a daemon (no login)."""
     try:
         pwd.getpwnam(name)
         return
     except KeyError:
         pass
+    if system:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True
+        )
+        return
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
     # "*" (not "!") so sshd's key-only login accepts the account.
     subprocess.run(["usermod", "-p", "*", name], check=True)

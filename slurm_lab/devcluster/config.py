@@ -48,6 +48,20 @@ class Layout:
     def jobcomp(self) -> Path:
         return self.log_dir / "jobcomp.txt"
 
+    @property
+    def jwt_key(self) -> Path:
+        """The HS256 key slurmctld signs and checks JWTs with (``AuthAltParameters=jwt_key=``)."""
+        return self.root / "etc" / "jwt_hs256.key"
+
+    @property
+    def restd_dir(self) -> Path:
+        """slurmrestd's own folder (owned by the user it runs as), holding its unix socket."""
+        return self.run_dir / "restd"
+
+    @property
+    def restd_socket(self) -> Path:
+        return self.restd_dir / "slurmrestd.sock"
+
     def pidfile(self, daemon: str) -> Path:
         return self.run_dir / f"{daemon}.devcluster.pid"
 
@@ -66,6 +80,8 @@ class ClusterSpec:
     slurmd_user: str
     ctld_port: int
     slurmd_port: int
+    #: Accept JWTs (slurmrestd, ``scontrol token``) besides munge; None leaves JWT off.
+    jwt_key: Path | None = None
     cluster_name: str = "devcluster"
 
 
@@ -82,6 +98,7 @@ def render_slurm_conf(spec: ClusterSpec) -> str:
         "AuthType=auth/munge",
         "CredType=cred/munge",
         f"AuthInfo=socket={lay.munge_socket}",
+        *(["AuthAltTypes=auth/jwt", f"AuthAltParameters=jwt_key={spec.jwt_key}"] if spec.jwt_key else []),
         f"StateSaveLocation={lay.ctld_state}",
         f"SlurmdSpoolDir={lay.slurmd_spool}",
         f"SlurmctldPidFile={lay.run_dir / 'slurmctld.pid'}",

@@ -12,16 +12,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .cluster import (
-    TEST_USERS,
-    DevClusterError,
-    _alive,
-    _port_in_use,
-    _read_pid,
-    _terminate,
-    _wait_for,
-)
+from .cluster import TEST_USERS, _alive, _port_in_use, _read_pid, _terminate, _wait_for
 from .config import Layout
+from .errors import DevClusterError
 
 DEFAULT_PORT = 2222
 

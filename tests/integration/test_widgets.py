@@ -22,7 +22,9 @@ def session(cluster: DevCluster, tmp_path: Path):
 
 
 def submit_held(session: Session, name: str) -> str:
-    return session.call(session.service.scheduler.submit(b"#!/bin/sh\ntrue\n", ["--hold", f"--job-name={name}"])).job_id
+    return session.call(
+        session.service.scheduler.submit(b"#!/bin/sh\ntrue\n", ["--hold", f"--job-name={name}"])
+    ).job_id
 
 
 def test_queue_manager_lists_filters_and_acts(session: Session) -> None:

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from traitlets.config import PyFileConfigLoader
 
-from slurm_lab.hosts.ssh import SSHHost
 from slurm_lab.config import SlurmLab
+from slurm_lab.hosts.ssh import SSHHost
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 ENTRYPOINT = (DEPLOY / "singleuser" / "slurm-lab-entrypoint").read_text()

@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from slurm_lab import handlers, validation
-from slurm_lab.schedulers.base import decode_whole_chars
 from slurm_lab.config import SlurmLab
 from slurm_lab.errors import IdempotencyConflict
 from slurm_lab.idempotency import IdempotencyStore
+from slurm_lab.schedulers.base import decode_whole_chars
 
 
 @pytest.mark.asyncio
