@@ -41,7 +41,7 @@ def test_type_traits_take_short_names_and_import_paths() -> None:
     assert lab.host_class is LocalHost
     with pytest.raises(TraitError):
         lab.scheduler_class = "slurm_lab.hosts.local.LocalHost"  # not a Scheduler
-    with pytest.raises(ValueError, match="unknown c.SlurmLab.backend 'nfs'"):
+    with pytest.raises(ValueError, match=r"unknown c\.SlurmLab\.backend 'nfs'"):
         SlurmLab(config=Config({"SlurmLab": {"backend": "nfs"}})).make_scheduler()
 
 
