@@ -48,6 +48,8 @@ export interface IClusterStatus {
   root_dir: string | null;
   message: string;
   version: string;
+  /** Why "my" jobs, submits and actions are refused (unknown_user), else null. */
+  identity_error: string | null;
 }
 
 /** One sbatch option the API takes (the table in slurm_lab/slurm/options.py). */
@@ -94,8 +96,10 @@ export interface IActionResult {
 
 export interface IJobDetails {
   job_id: string;
-  source: string;
+  source: 'controller' | 'accounting';
   fields: Record<string, string>;
+  /** The job owner's uid, when Slurm reports it. */
+  user_id: number | null;
 }
 
 export interface IOutputChunk {

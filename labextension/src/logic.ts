@@ -300,3 +300,43 @@ export function wholeArrayQuestion(arrayId: string, all: IJob[]): string {
     .reduce((n, j) => n + taskCount(j), 0);
   return `Cancel all of array ${arrayId}? ${plural(running, 'running task')} will end and ${plural(pending, 'pending task')} will not start.`;
 }
+
+/** `root/relative`, keeping root's leading slash (PathExt.join drops it). */
+export function underRoot(root: string, relative: string): string {
+  const base = root.replace(/\/+$/, '');
+  return relative ? `${base}/${relative}` : base;
+}
+
+/**
+ * The Jupyter contents path of a cluster-side absolute `path` under the Jupyter `root`
+ * (`''` for the root itself), or null when it is not under it or the root is unknown.
+ */
+export function contentsPath(root: string | null, path: string): string | null {
+  if (!root || !path.startsWith('/')) {
+    return null;
+  }
+  const base = root.replace(/\/+$/, '');
+  if (path === base) {
+    return '';
+  }
+  return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : null;
+}
+
+/** The submit form's start for "Copy as new job": a stub script and the job's own settings. */
+export function copyOfJob(job: IJob): {
+  script: string;
+  options: Record<string, string>;
+} {
+  return {
+    script: `#!/bin/bash\n# Copied from job ${job.job_id}: put its commands here.\n\n`,
+    options: Object.fromEntries(
+      Object.entries({
+        job_name: job.name,
+        partition: job.partition,
+        time: job.time_limit ?? '',
+        nodes: String(job.num_nodes || ''),
+        chdir: job.work_dir ?? ''
+      }).filter(([, v]) => v && v !== 'UNLIMITED')
+    )
+  };
+}

@@ -13,7 +13,8 @@ import {
   IActionResult,
   IJob,
   IJobList,
-  Scope
+  Scope,
+  submit
 } from './api';
 import { baseState, batches, FINISHED } from './logic';
 
@@ -110,12 +111,33 @@ export class QueueModel {
     return results;
   }
 
+  /**
+   * Submit a batch script; a retry with the same `idempotencyKey` returns the first job and
+   * never makes a second. Resolves with the job id as soon as Slurm took it; the queue is then
+   * refreshed and the new job selected once that listing is in (so its rows are there).
+   */
+  async submit(
+    script: string,
+    options: Record<string, string | number | boolean>,
+    idempotencyKey: string
+  ): Promise<string> {
+    const { job_id } = await submit(script, options, idempotencyKey);
+    void this.refresh()
+      .then(() => this._poll.tick) // Poll.refresh resolves before the fetch; tick after it
+      .then(
+        () => this.select(job_id),
+        () => undefined // disposed meanwhile
+      );
+    return job_id;
+  }
+
   /** Ask now (the server still answers from its shared cache when fresh). */
   refresh(): Promise<void> {
     return this._poll.refresh();
   }
 
   dispose(): void {
+    void this._poll.stop(); // clears the next poll's timer, which Poll.dispose leaves pending
     this._poll.dispose();
     Signal.clearData(this);
   }

@@ -2,13 +2,16 @@ import { IJob, ISbatchOption } from '../api';
 import {
   actionQuestion,
   batches,
+  contentsPath,
+  copyOfJob,
   expandTasks,
   filterJobs,
   finishedSummary,
   outputWhere,
   scriptDirectives,
   sortJobs,
-  startShown
+  startShown,
+  underRoot
 } from '../logic';
 
 function job(id: string, extra: Partial<IJob> = {}): IJob {
@@ -207,5 +210,31 @@ describe('scriptDirectives and outputWhere', () => {
     expect(outputWhere({ output: 'logs/%j.out', chdir: '/s' }, '/h')).toBe(
       '/s/logs/%j.out'
     );
+  });
+});
+
+describe('paths and copies for the commands', () => {
+  it('joins under the root, keeping its leading slash', () => {
+    expect(underRoot('/home/alice/', 'runs/a')).toBe('/home/alice/runs/a');
+    expect(underRoot('/home/alice', '')).toBe('/home/alice');
+  });
+  it('finds the contents path of a cluster path under the root only', () => {
+    expect(contentsPath('/home/alice/', '/home/alice/r/x.out')).toBe('r/x.out');
+    expect(contentsPath('/home/alice', '/home/alice')).toBe('');
+    expect(contentsPath('/home/alice', '/home/alicia/x')).toBeNull();
+    expect(contentsPath('/home/alice', 'relative/x')).toBeNull();
+    expect(contentsPath(null, '/home/alice/x')).toBeNull();
+  });
+  it('copies a job as a new one, without unset or unlimited values', () => {
+    const copy = copyOfJob(
+      job('42', { name: 'train', time_limit: 'UNLIMITED', work_dir: '/s' })
+    );
+    expect(copy.script).toContain('Copied from job 42');
+    expect(copy.options).toEqual({
+      job_name: 'train',
+      partition: 'debug',
+      nodes: '1',
+      chdir: '/s'
+    });
   });
 });

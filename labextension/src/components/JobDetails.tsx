@@ -6,6 +6,7 @@ import { QueueModel } from '../model';
 import { Choice } from './Choice';
 import { confirmAction } from './confirm';
 import type { IPanelCommands } from './QueuePanel';
+import { useSignal } from './useModel';
 
 const TAIL_INTERVAL_MS = 2000;
 const STREAMS = [
@@ -47,12 +48,11 @@ export function JobDetails(props: {
   const state = baseState(details?.fields['JobState'] ?? '');
   const ended = FINISHED.has(state);
 
-  const endedRef = useRef(false);
-  endedRef.current = ended;
+  const load = useRef<() => void>(() => undefined);
   useEffect(() => {
     let stopped = false;
-    const load = () =>
-      getDetails(props.jobId)
+    load.current = () =>
+      void getDetails(props.jobId)
         .then(d => {
           if (!stopped) {
             setDetails(d);
@@ -61,19 +61,13 @@ export function JobDetails(props: {
         })
         .catch(e => !stopped && setError(String(e.message ?? e)));
     setDetails(null);
-    void load();
-    // Every poll of the queue until the job ends (the server answers from its cache).
-    const reload = () => {
-      if (!endedRef.current) {
-        void load();
-      }
-    };
-    props.model.changed.connect(reload);
+    load.current();
     return () => {
       stopped = true;
-      props.model.changed.disconnect(reload);
     };
   }, [props.jobId]);
+  // Again with every poll of the queue until the job ends (the server answers from its cache).
+  useSignal(props.model.changed, () => !ended && load.current());
 
   const fields = details?.fields ?? {};
   const arrayId =

@@ -8,6 +8,7 @@ import { confirmAction } from './confirm';
 import { HistoryView } from './HistoryView';
 import { JobDetails } from './JobDetails';
 import { ALL_COLUMNS, COMPACT_COLUMNS, IColumn, JobTable } from './JobTable';
+import { useModel, useSignal } from './useModel';
 
 /** What the panel asks of JupyterLab (dialogs, the editor, the file browser, the main area). */
 export interface IPanelCommands {
@@ -41,19 +42,6 @@ const STATES = [
   'CANCELLED',
   'TIMEOUT'
 ];
-
-/** Keep `model` changes flowing into React state. */
-function useModel(model: QueueModel): number {
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    const bump = () => setVersion(v => v + 1);
-    model.changed.connect(bump);
-    return () => {
-      model.changed.disconnect(bump);
-    };
-  }, [model]);
-  return version;
-}
 
 function useSize(ref: React.RefObject<HTMLDivElement>): [number, number] {
   const [size, setSize] = useState<[number, number]>([300, 300]);
@@ -201,13 +189,7 @@ export function QueuePanel(props: {
   );
   const bodyRef = useRef<HTMLDivElement>(null);
   const [width, height] = useSize(bodyRef);
-  useEffect(() => {
-    const select = (_: QueueModel, jobId: string) => setWanted(jobId);
-    model.selectRequested.connect(select);
-    return () => {
-      model.selectRequested.disconnect(select);
-    };
-  }, [model]);
+  useSignal(model.selectRequested, (_, jobId) => setWanted(jobId));
   useEffect(() => {
     // Select a job asked for (e.g. just submitted) once the listing has it; a new array
     // shows as its tasks ("42_[0-9]", "42_0"), so those rows are selected.
