@@ -227,8 +227,8 @@ class StatusHandler(SlurmLabHandler):
         status = await self.service.status()
         problem = self.service.identity_error
         body = {**dataclasses.asdict(status), "version": __version__}
-        # Where Jupyter's files are, as the cluster sees them: only when Slurm runs on this machine.
-        root = self.contents_manager.root_dir if status.backend == "local" else None
+        # Where Jupyter's files are, as the cluster sees them: only when jobs' files are on this machine.
+        root = self.contents_manager.root_dir if self.service.files_are_local else None
         self.send_json({**body, "identity_error": problem.message if problem else None, "root_dir": root})
 
 

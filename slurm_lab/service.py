@@ -217,6 +217,12 @@ class SlurmLabService:
             (scope, since), lambda: self.guard.run(lambda: self.scheduler.history(scope, since))
         )
 
+    @property
+    def files_are_local(self) -> bool:
+        """Whether the cluster-side files are this machine's (the local host)."""
+        host = self.scheduler.host
+        return host is not None and host.name == "local"
+
     def files(self, purpose: str) -> Host:
         """The cluster-side host for files and programs (%%slurm runs); NotSupported (501)
         naming ``purpose`` when the scheduler has none."""

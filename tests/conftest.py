@@ -10,7 +10,7 @@ import pytest
 from slurm_lab.devcluster import DevCluster, DevClusterError
 from slurm_lab.devcluster.sshd import DevSSHD
 
-from .helpers import OTHER_USER, ROOTFUL, LabServer, lab_server, ssh_config
+from .helpers import OTHER_USER, ROOTFUL, LabServer, lab_server, restd_config, ssh_config
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -39,12 +39,17 @@ def sshd(cluster: DevCluster) -> Iterator[DevSSHD]:
     yield daemon
 
 
-@pytest.fixture(scope="session", params=["local", "ssh"])
+@pytest.fixture(scope="session", params=["local", "ssh", "slurmrestd"])
 def server(request: pytest.FixtureRequest, cluster: DevCluster) -> Iterator[LabServer]:
-    """A real Jupyter server with slurm-lab, once per backend: the API suite runs against both."""
+    """A real Jupyter server with slurm-lab, once per backend: the API suite is the conformance
+    suite of the three."""
     extra = ""
     if request.param == "ssh":
         extra = ssh_config(request.getfixturevalue("sshd"), cluster)
+    elif request.param == "slurmrestd":
+        if not cluster.restd_env:
+            pytest.skip("slurmrestd is not running in this dev cluster")
+        extra = restd_config(cluster)
     with lab_server(cluster, extra_config=extra, backend=request.param) as srv:
         yield srv
 

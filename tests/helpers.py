@@ -179,6 +179,26 @@ c.SSHHost.remote_env = {{"SLURM_CONF": {str(cluster.layout.conf)!r}}}
 """
 
 
+def restd_config(cluster: DevCluster, user: str = SERVER_USER, via: str = "tcp") -> str:
+    """Server config selecting the slurmrestd backend (files on this machine), with a JWT for
+    ``user`` in a file only that user can read; ``via`` "tcp" or "unix" (the socket)."""
+    folder = Path(tempfile.mkdtemp(prefix="slurm-lab-jwt-"))
+    token_file = folder / "jwt"
+    token_file.write_text(cluster.token(user, 3600))
+    token_file.chmod(0o600)
+    if user != ME:
+        shutil.chown(folder, user, user)
+        shutil.chown(token_file, user, user)
+    env = cluster.restd_env
+    url = env["SLURM_LAB_RESTD_URL"] if via == "tcp" else f"unix:{env['SLURM_LAB_RESTD_SOCKET']}"
+    return f"""
+c.SlurmLab.backend = "slurmrestd"
+c.SlurmLab.host_class = "local"
+c.SlurmrestdScheduler.url = {url!r}
+c.SlurmrestdScheduler.token_file = {str(token_file)!r}
+"""
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.25, what: str = "condition"):  # type: ignore[no-untyped-def]
     """Poll ``predicate`` until it returns a truthy value; return that value."""
     deadline = time.monotonic() + timeout
