@@ -328,7 +328,8 @@ class SlurmrestdScheduler(Scheduler):
             raise NotSupported(str(exc)) from None
         except rest.InvalidValue as exc:
             raise SlurmRejected(str(exc)) from None
-        fields.setdefault("current_working_directory", await self._default_workdir())
+        if "current_working_directory" not in fields:
+            fields["current_working_directory"] = await self._default_workdir()
         fields["environment"] = dict(self.job_environment)
         payload = await self._request("POST", "job/submit", {"script": text, "job": fields})
         job_id = payload.get("job_id")
@@ -348,6 +349,7 @@ class SlurmrestdScheduler(Scheduler):
 
         async def one(task: str) -> None:
             async with gate:
+                await self._check_task_exists(task)
                 if action == "cancel":
                     await self._request("DELETE", f"job/{task}")
                 else:
@@ -373,6 +375,12 @@ class SlurmrestdScheduler(Scheduler):
             except SlurmLabError as exc:
                 results.append(ActionResult(job_id, False, exc.message, exc.reason))
         return results
+
+    async def _check_task_exists(self, job_id: str) -> None:
+        """slurmrestd answers an update of a missing array task with success: ask first."""
+        array, sep, task = job_id.partition("_")
+        if sep and not rest.has_task(await self._request("GET", f"job/{array}"), int(task)):
+            raise JobNotFound(f"no such job {job_id} (Slurm: Invalid job id specified)")
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -80,9 +80,10 @@ def job_id_of(job: Mapping[str, Any]) -> str:
     if not array_job:
         return str(job["job_id"])
     task = job.get("array_task_id")
-    if task is None:
-        return f"{array_job}_[{job.get('array_task_string') or ''}]"
-    return f"{array_job}_{task}"
+    if task is not None:
+        return f"{array_job}_{task}"
+    spec = job.get("array_task_string")
+    return f"{array_job}_[{spec}]" if spec else str(job["job_id"])
 
 
 def output_path(job: Mapping[str, Any], stream: str) -> str | None:
@@ -316,6 +317,21 @@ class InvalidValue(ValueError):
 
     def __init__(self, flag: str, value: str) -> None:
         super().__init__(f"Invalid {flag} specification: {value}")
+
+
+def has_task(payload: Mapping[str, Any], task: int) -> bool:
+    """Whether ``GET job/{array}`` lists array task ``task``, on its own or among the pending
+    tasks of the array's one record (``2-9:2%4``)."""
+    for job in payload.get("jobs", []):
+        if job.get("array_task_id") == task:
+            return True
+        spec = str(job.get("array_task_string") or "").split("%")[0]
+        for part in filter(None, spec.split(",")):
+            span, _, step = part.partition(":")
+            low, _, high = span.partition("-")
+            if int(low) <= task <= int(high or low) and (task - int(low)) % int(step or 1) == 0:
+                return True
+    return False
 
 
 def task_ids(job_id: str, limit: int) -> list[str]:

@@ -8,6 +8,18 @@ from slurm_lab.devcluster import DevCluster
 from tests.notebooks import execute, kernel_env, notebook, text_of
 
 
+def job_fields(cluster: DevCluster, job_id: str) -> str:
+    import os
+    import subprocess
+
+    return subprocess.run(
+        ["scontrol", "show", "job", "-o", job_id],
+        env={**os.environ, **cluster.env},
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
 @pytest.fixture
 def env(cluster: DevCluster):
     with kernel_env(cluster) as environment:
@@ -187,6 +199,63 @@ def test_round_trip_over_ssh(cluster: DevCluster, sshd) -> None:  # type: ignore
             environment,
         )
     assert "slab-alice 14 ssh /home/slab-alice/slurm-lab-runs/" in text_of(nb.cells[3])
+
+
+def test_round_trip_over_slurmrestd(cluster: DevCluster) -> None:
+    """The same cell through Slurm's REST API: submitted over HTTP with a JWT, files on this machine."""
+    import sys
+
+    from tests.helpers import ME, restd_config
+
+    if not cluster.restd_env:
+        pytest.skip("slurmrestd is not running in this dev cluster")
+    with kernel_env(
+        cluster, restd_config(cluster, ME) + f"\nc.SlurmLab.python = {sys.executable!r}\n"
+    ) as environment:
+        nb = execute(
+            notebook(
+                "%load_ext slurm_lab",
+                "data = {'n': 7}",
+                "%%slurm --in data --out who,double --job-name rest-cell --wait\n"
+                "import getpass\nwho = getpass.getuser()\ndouble = data['n'] * 2",
+                "print(who, double, _slurm_run.record.backend, _slurm_run.job_id)",
+            ),
+            environment,
+        )
+    who, double, backend, job_id = text_of(nb.cells[3]).split()
+    assert (who, double, backend) == (ME, "14", "slurmrestd")
+    assert "JobName=rest-cell" in job_fields(cluster, job_id)
+
+
+@pytest.mark.parametrize("backend", ["local", "ssh", "slurmrestd"])
+def test_hostile_input_through_the_kernel_api_gets_the_rest_apis_words(
+    backend: str, cluster: DevCluster, request: pytest.FixtureRequest
+) -> None:
+    """The REST API's hostile submits, through slurm_lab.submit() in a kernel: the same 400
+    message, and nothing reaches Slurm."""
+    from tests.helpers import ME, restd_config, rpc_count, ssh_config
+    from tests.integration.test_security import HOSTILE_SUBMITS
+
+    config = ""
+    if backend == "ssh":
+        config = ssh_config(request.getfixturevalue("sshd"), cluster)
+    elif backend == "slurmrestd":
+        if not cluster.restd_env:
+            pytest.skip("slurmrestd is not running in this dev cluster")
+        config = restd_config(cluster, ME)
+    canary = "/tmp/slurm-lab-kernel-canary"
+    cases = [(p["options"], field) for p, field in HOSTILE_SUBMITS if set(p) == {"options"}]
+    cells = [
+        f"try:\n    slurm_lab.submit('#!/bin/sh\\ntrue\\n', **{ {k: v.format(canary=canary) for k, v in o.items()}!r})\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)"
+        for o, _ in cases
+    ]
+    before = rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB")
+    with kernel_env(cluster, config) as environment:
+        nb = execute(notebook("import slurm_lab", *cells), environment)
+    for (_, field), cell in zip(cases, nb.cells[1:], strict=True):
+        assert text_of(cell).startswith(f"InvalidInput {field}:"), (field, text_of(cell))
+    assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == before
 
 
 def test_profiles_prerun_srun_and_the_python_api(cluster: DevCluster) -> None:

@@ -236,6 +236,8 @@ def test_a_frozen_controller_answers_within_two_seconds(api: httpx.Client, clust
 def test_a_munge_outage_is_named_and_answered_fast(
     api: httpx.Client, server: LabServer, cluster: DevCluster
 ) -> None:
+    if server.backend == "slurmrestd":
+        pytest.skip("slurmrestd authenticates with JWT: a stopped munged is not in its path")
     ready(api)
     limit = 1.0 if server.backend == "local" else 2.5  # locally munge's socket tells at once
     try:
