@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from ..models import Job, JobDetails, Partition
-from .options import BY_NAME
+from .options import BY_NAME, OPTIONS
 
 #: The OpenAPI versions slurm-lab speaks, newest first.
 SUPPORTED_VERSIONS = ("v0.0.38", "v0.0.37", "v0.0.36")
@@ -281,27 +281,18 @@ def _nodes(text: str) -> list[int]:
     return [int(low), int(high or low)]
 
 
-#: API option name -> (slurmrestd job field, conversion). Options missing here cannot be sent
-#: through slurmrestd 22.05 and are refused by name, never dropped.
-REST_FIELDS: dict[str, tuple[str, Any]] = {
-    "partition": ("partition", str), "time": ("time_limit", _time_minutes),
-    "time_min": ("time_minimum", _time_minutes), "nodes": ("nodes", _nodes), "ntasks": ("tasks", int),
-    "ntasks_per_node": ("tasks_per_node", int), "cpus_per_task": ("cpus_per_task", int),
-    "mem": ("memory_per_node", _megabytes), "mem_per_cpu": ("memory_per_cpu", _megabytes),
-    "gpus": ("gpus", str), "gpus_per_node": ("gpus_per_node", str), "gpus_per_task": ("gpus_per_task", str),
-    "cpus_per_gpu": ("cpus_per_gpu", str), "mem_per_gpu": ("memory_per_gpu", _megabytes),
-    "gres": ("gres", str), "job_name": ("name", str), "comment": ("comment", str),
-    "account": ("account", str), "qos": ("qos", str), "wckey": ("wckey", str),
-    "reservation": ("reservation", str), "array": ("array", str), "output": ("standard_output", str),
-    "error": ("standard_error", str), "open_mode": ("open_mode", str),
-    "chdir": ("current_working_directory", str), "dependency": ("dependency", str),
-    "kill_on_invalid_dep": ("kill_on_invalid_dependency", lambda v: v == "yes"),
-    "constraint": ("constraints", str), "signal": ("signal", str), "begin": ("begin_time", str),
-    "mail_type": ("mail_type", str), "mail_user": ("mail_user", str), "licenses": ("licenses", str),
-    "hold": ("hold", bool),
-    "exclusive": ("exclusive", lambda v: "true"), "spread_job": ("spread_job", bool),
-    "requeue": ("requeue", bool), "no_requeue": ("requeue", lambda v: False),
+#: How a value becomes a slurmrestd job field (the ``:name`` in the option table's ``rest``).
+CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "str": str, "int": int, "minutes": _time_minutes, "mb": _megabytes, "range": _nodes,
+    "yes": lambda v: v == "yes", "bool": bool, "true": lambda v: "true", "false": lambda v: False,
 }  # fmt: skip
+#: API option name -> (slurmrestd job field, conversion), from the option table. Options without
+#: one cannot be sent through slurmrestd 22.05 and are refused by name, never dropped.
+REST_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    o.name: (o.rest.partition(":")[0], CONVERSIONS[o.rest.partition(":")[2] or "str"])
+    for o in OPTIONS
+    if o.rest
+}
 
 
 class NotExpressible(ValueError):

@@ -135,3 +135,12 @@ def test_a_token_about_to_expire_is_renewed() -> None:
     source = TokenSource(token({"sun": "alice", "exp": int(time.time()) + 10}), "", renew)
     assert asyncio.run(source.current()).expires or time.time() + 3000 < 0
     assert source.source == "scontrol token (renewed)"
+
+
+def test_every_slurmrestd_field_of_the_option_table_exists_in_v0_0_38() -> None:
+    """The option table's ``rest`` column names fields of slurmrestd's job_properties (captured
+    from the dev cluster's /openapi/v3), each with a known conversion."""
+    known = set((FIXTURES / "restd_v0.0.38_job_properties.txt").read_text().split())
+    for name, (field, _) in rest.REST_FIELDS.items():
+        assert field in known, name
+    assert {"tmp", "nodelist", "exclude", "export"}.isdisjoint(rest.REST_FIELDS)
