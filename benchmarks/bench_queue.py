@@ -1,6 +1,7 @@
 """GET jobs with a big queue vs the raw squeue it wraps, and slurmctld RPCs under many pollers.
 
     .venv/bin/python -m benchmarks.bench_queue [--jobs 10000] [--rounds 15] [--clients 20] [--seconds 60]
+        [--backend local|slurmrestd] [--code DIR] [--seconds 0 to skip the RPC storm]
 
 Needs the dev cluster (./dev setup). Prints medians, the API/raw ratio, and the sdiag RPC count.
 """
@@ -18,7 +19,7 @@ import httpx
 
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.slurm import argv as build
-from tests.helpers import lab_server, rpc_count
+from tests.helpers import lab_server, restd_config, rpc_count
 
 from .common import clear_queue, fill_queue, queued, summary, timed
 
@@ -27,9 +28,17 @@ def raw_squeue(cluster: DevCluster) -> None:
     subprocess.run(build.squeue("all"), env={**os.environ, **cluster.env}, capture_output=True, check=True)
 
 
-def cold_vs_raw(cluster: DevCluster, rounds: int) -> None:
+def server_options(cluster: DevCluster, backend: str, code: str) -> dict[str, object]:
+    """lab_server arguments for ``backend``, running the code in ``code`` (a checkout) if given."""
+    options: dict[str, object] = {"env": {"PYTHONPATH": os.path.abspath(code)}} if code else {}
+    if backend == "slurmrestd":
+        options.update(extra_config=restd_config(cluster), backend="slurmrestd")
+    return options
+
+
+def cold_vs_raw(cluster: DevCluster, rounds: int, options: dict[str, object]) -> None:
     # TTL 0: every sequential request runs squeue, parses and encodes (concurrent ones would share).
-    with lab_server(cluster, ttl=0) as server, server.client() as api:
+    with lab_server(cluster, ttl=0, **options) as server, server.client() as api:  # type: ignore[arg-type]
         size = len(api.get("jobs", params={"scope": "all"}).content)
         raw, cold = [], []
         for _ in range(rounds):  # interleaved, so both see the same machine
@@ -39,7 +48,7 @@ def cold_vs_raw(cluster: DevCluster, rounds: int) -> None:
         print(summary("GET jobs?scope=all, cold (TTL 0)", cold))
         ratio = statistics.median(cold) / statistics.median(raw)
         print(f"{'API / raw (medians)':<38} {ratio:.2f}x   response {size / 1e6:.2f} MB")
-    with lab_server(cluster, ttl=3600) as server, server.client() as api:
+    with lab_server(cluster, ttl=3600, **options) as server, server.client() as api:  # type: ignore[arg-type]
         api.get("jobs", params={"scope": "all"})
         cached = [
             timed(lambda: api.get("jobs", params={"scope": "all"}).raise_for_status())
@@ -92,6 +101,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--ttl", type=float, default=3.0)
     parser.add_argument("--keep", action="store_true", help="leave the jobs queued afterwards")
+    parser.add_argument("--backend", choices=["local", "slurmrestd"], default="local")
+    parser.add_argument("--code", default="", help="run the server from another checkout (before/after)")
     args = parser.parse_args()
 
     cluster = DevCluster()
@@ -102,8 +113,9 @@ def main() -> None:
         print(f"queued {missing} held jobs in {took:.1f} s ({missing / took:.0f} sbatch/s)")
     print(f"queue: {queued(cluster)} pending jobs")
     try:
-        cold_vs_raw(cluster, args.rounds)
-        rpc_storm(cluster, args.clients, args.seconds, args.ttl)
+        cold_vs_raw(cluster, args.rounds, server_options(cluster, args.backend, args.code))
+        if args.seconds > 0:
+            rpc_storm(cluster, args.clients, args.seconds, args.ttl)
     finally:
         if not args.keep:
             clear_queue(cluster)

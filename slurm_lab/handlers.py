@@ -132,15 +132,14 @@ class JobsHandler(SlurmLabHandler):
             # Last good data, marked stale, with the error that made it stale.
             self.set_status(status_of(rendered.error))
             self.set_retry_after(rendered.error)
-            extra = to_json(error_body(rendered.error))
-            self.finish(rendered.body[:-1] + b"," + extra[1:])
+            self.finish(rendered.body(**error_body(rendered.error)))
             return
         self.set_header("ETag", rendered.etag)
         if self.check_etag_header():
             self.set_status(304)
             self.finish()
             return
-        self.finish(rendered.body)
+        self.finish(rendered.body())
 
     @web.authenticated
     @authorized

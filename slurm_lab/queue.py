@@ -23,12 +23,25 @@ _MEMO_SIZE = 8
 
 @dataclass(frozen=True, slots=True)
 class RenderedJobs:
-    """A ready-to-send ``GET jobs`` body and its ETag; ``error`` is set when the data are stale."""
+    """A ``GET jobs`` listing ready to send: its encoded jobs, ETag and age; ``error`` is set when
+    the data are stale (the last good ones, kept while Slurm cannot answer)."""
 
-    body: bytes
+    jobs_json: bytes
     etag: str
+    fetched_at: str
     stale: bool
     error: SlurmLabError | None = None
+
+    def body(self, **extra: object) -> bytes:
+        """The JSON body: the jobs (encoded once, embedded as they are), their age, ``extra``."""
+        return orjson.dumps(
+            {
+                "jobs": orjson.Fragment(self.jobs_json),
+                "fetched_at": self.fetched_at,
+                "stale": self.stale,
+                **extra,
+            }
+        )
 
 
 class QueueView:
@@ -74,8 +87,9 @@ class QueueView:
             if exc.last is None:
                 raise exc.error from None
             snap, error = exc.last, exc.error
-        body, etag = self._encode(scope, snap, states, partitions, stale=error is not None)
-        return RenderedJobs(body, etag, error is not None, error)
+        jobs_json, etag = self._encode(scope, snap, states, partitions)
+        fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
+        return RenderedJobs(jobs_json, etag, fetched.replace("+00:00", "Z"), error is not None, error)
 
     def _encode(
         self,
@@ -83,14 +97,13 @@ class QueueView:
         snap: Snapshot[list[Job]],
         states: frozenset[str] | None,
         partitions: frozenset[str] | None,
-        stale: bool,
     ) -> tuple[bytes, str]:
-        """Encode once per (snapshot, filter): every other client gets the same bytes.
+        """Encode the jobs once per (snapshot, filter): every other client gets the same bytes.
 
         Bodies of an older snapshot of the same scope are dropped at once: nobody is served them
         again, and at 10,000 jobs each is megabytes.
         """
-        key = (scope, snap.serial, states, partitions, stale)
+        key = (scope, snap.serial, states, partitions)
         hit = self._memo.get(key)
         if hit:
             self._memo.move_to_end(key)
@@ -100,9 +113,7 @@ class QueueView:
         jobs_json = orjson.dumps(list(_filter(snap.value, states, partitions)))
         # The ETag covers the jobs only, so an unchanged queue revalidates (304) across refreshes.
         etag = '"' + hashlib.sha256(jobs_json).hexdigest()[:24] + '"'
-        fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
-        tail = orjson.dumps({"fetched_at": fetched.replace("+00:00", "Z"), "stale": stale})
-        self._memo[key] = (b'{"jobs":' + jobs_json + b"," + tail[1:], etag)
+        self._memo[key] = (jobs_json, etag)
         if len(self._memo) > _MEMO_SIZE:
             self._memo.popitem(last=False)
         return self._memo[key]

@@ -86,8 +86,13 @@ def test_openapi_documents_every_route_and_option() -> None:
 
 
 def test_every_setting_has_a_help_text_with_default_and_example() -> None:
-    for name, trait in SlurmLab.class_traits(config=True).items():
-        assert "Default:" in trait.help and "Example:" in trait.help, name
+    from slurm_lab.hosts.local import LocalHost
+    from slurm_lab.hosts.ssh import SSHHost
+    from slurm_lab.schedulers.slurmrestd import SlurmrestdScheduler
+
+    for cls in (SlurmLab, LocalHost, SSHHost, SlurmrestdScheduler):
+        for name, trait in cls.class_traits(config=True).items():
+            assert "Default:" in trait.help and "Example:" in trait.help, f"{cls.__name__}.{name}"
 
 
 def test_identity_problem_names_hub_user_and_account() -> None:
