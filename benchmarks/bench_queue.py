@@ -25,7 +25,9 @@ from .common import clear_queue, fill_queue, queued, summary, timed
 
 
 def raw_squeue(cluster: DevCluster) -> None:
-    subprocess.run(build.squeue("all"), env={**os.environ, **cluster.env}, capture_output=True, check=True)
+    subprocess.run(
+        build.squeue("all", "bench"), env={**os.environ, **cluster.env}, capture_output=True, check=True
+    )
 
 
 def server_options(cluster: DevCluster, backend: str, code: str) -> dict[str, object]:

@@ -15,9 +15,9 @@ import time
 
 import httpx
 
-from slurm_lab.hosts.ssh import SSHHost
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.devcluster.sshd import DevSSHD
+from slurm_lab.hosts.ssh import SSHHost
 from slurm_lab.slurm import argv as build
 from tests.helpers import SERVER_USER, lab_server, ssh_config
 
@@ -25,7 +25,7 @@ from .common import summary, timed
 
 
 def one_shot_argv(sshd: DevSSHD, cluster: DevCluster) -> list[str]:
-    remote = ["env", f"SLURM_CONF={cluster.layout.conf}", *build.squeue("mine")]
+    remote = ["env", f"SLURM_CONF={cluster.layout.conf}", *build.squeue("mine", "bench")]
     return [
         "ssh", "-p", str(sshd.port), "-i", str(sshd.client_key(SERVER_USER)),
         "-o", f"UserKnownHostsFile={sshd.known_hosts}", "-o", "StrictHostKeyChecking=yes",
@@ -51,7 +51,7 @@ async def persistent(
     squeue, true = [], []
     for _ in range(rounds):
         t = time.perf_counter()
-        await host.run_slurm(build.squeue("mine"))
+        await host.run_slurm(build.squeue("mine", "bench"))
         squeue.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         await host.run_slurm(["true"])

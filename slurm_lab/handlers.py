@@ -272,7 +272,10 @@ async def act_on_one(service: SlurmLabService, action: str, job_id: str) -> Acti
     """Act on one job, raising its typed error (403, 404, ...) when Slurm refused."""
     (result,) = await service.act(action, [job_id])  # type: ignore[arg-type]
     if not result.ok:
-        raise ERROR_BY_REASON.get(result.reason, errors.CommandFailed)(result.message)
+        cls = ERROR_BY_REASON.get(result.reason, errors.CommandFailed)
+        if cls is errors.InvalidInput:  # the one error class built from (field, problem)
+            raise errors.InvalidInput("job_id", result.message)
+        raise cls(result.message)
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import time
@@ -58,6 +59,14 @@ class TokenSource:
         self._mtime = -1.0
         self._renew = renew
         self.renew_before = renew_before
+        if self.token_file:
+            with contextlib.suppress(BackendUnavailable):
+                self._reload_file()  # the user is known from the start; a missing file is said later
+
+    @property
+    def user(self) -> str | None:
+        """The user the current token names ("sun"), if it is readable."""
+        return self._token.user
 
     async def current(self) -> Token:
         """The token to send now: the file re-read when it changed, renewed when about to expire."""

@@ -132,14 +132,15 @@ class SlurmrestdScheduler(Scheduler):
         self._version: str | None = self.api_version or None
         self._versions_checked = False
         self._user = self.username
+        self._cluster: str | None = None
+        self._release: str | None = None
 
     # ------------------------------------------------------------- transport
     @property
     def user(self) -> str:
         if self._user:
             return self._user
-        token = self.tokens._token  # the claim read at start; refreshed with every request
-        return token.user or ""
+        return self.tokens.user or ""
 
     async def _renew_token(self) -> str:
         assert self.host is not None
@@ -223,7 +224,11 @@ class SlurmrestdScheduler(Scheduler):
 
     # ------------------------------------------------------------- queries
     async def _jobs_payload(self) -> dict[str, Any]:
-        return await self._request("GET", "jobs")
+        payload = await self._request("GET", "jobs")
+        jobs = payload.get("jobs") or []
+        if jobs and isinstance(jobs[0], dict):
+            self._cluster = jobs[0].get("cluster") or self._cluster
+        return payload
 
     async def list_jobs(self, scope: Scope) -> list[Job]:
         payload = await self._jobs_payload()
@@ -267,18 +272,15 @@ class SlurmrestdScheduler(Scheduler):
         problem = await self.probe()
         if isinstance(problem, BackendUnavailable):
             raise problem
-        release = None
         if problem is None:
             ping = await self._request("GET", "ping")
-            release = ((ping.get("meta") or {}).get("Slurm") or {}).get("release")
-        cluster = None
-        if problem is None:
-            jobs = (await self._jobs_payload()).get("jobs") or []
-            cluster = jobs[0].get("cluster") if jobs else None
+            self._release = ((ping.get("meta") or {}).get("Slurm") or {}).get("release") or self._release
+            if self._cluster is None:
+                await self._jobs_payload()  # once: only job records name the cluster
         return ClusterStatus(
             backend=self.backend,
-            cluster_name=cluster,
-            slurm_version=release,
+            cluster_name=self._cluster,
+            slurm_version=self._release,
             user=self.user,
             controller="up" if problem is None else "down",
             message=problem.message if problem else "",
