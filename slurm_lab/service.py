@@ -136,7 +136,8 @@ class SlurmLabService:
         try:
             if key is None:
                 return await self.guard.run_to_end(lambda: self.scheduler.submit(script, flags)), False
-            digest = fingerprint(script.decode("utf-8"), list(flags))
+            # One flag per option: their order is the client's JSON order, not a different request.
+            digest = fingerprint(script.decode("utf-8"), sorted(flags))
             async with self.idempotency.claim(key, digest) as claim:
                 if claim.job_id is not None:
                     return SubmitResult(claim.job_id), True

@@ -52,6 +52,9 @@ def job_id(value: Any, field: str = "job_id") -> str:
                 raise InvalidInput(
                     field, f"array task {number[:12]} is beyond Slurm's largest ({MAX_ARRAY_TASK_ID})"
                 )
+        for low, high in re.findall(r"(\d+)-(\d+)", tasks["spec"]):
+            if int(low) > int(high):
+                raise InvalidInput(field, f"task range {low}-{high} is reversed (it names no task)")
         return f"{tasks['job']}_[{tasks['spec']}]"
     m = JOB_ID.fullmatch(value) if isinstance(value, str) else None
     if m is None:
