@@ -146,13 +146,18 @@ class JobsHandler(SlurmLabHandler):
     async def post(self) -> None:
         lab = self.settings["slurm_lab_config"]
         body = self.json_body()
-        unknown = set(body) - {"script", "options", "idempotency_key"}
+        unknown = set(body) - {"script", "options", "idempotency_key", "test_only"}
         if unknown:
             raise errors.InvalidInput(
-                sorted(unknown)[0], "unknown field; use script, options, idempotency_key"
+                sorted(unknown)[0], "unknown field; use script, options, idempotency_key, test_only"
             )
         script = validation.script(body.get("script"), lab.max_script_bytes)
         flags = validation.sbatch_flags(body.get("options"))
+        if validation.flag(body.get("test_only"), "test_only"):
+            self.send_json(
+                {"test_only": True, **dataclasses.asdict(await self.service.will_run(script, flags))}
+            )
+            return
         key = validation.idempotency_key(body.get("idempotency_key"))
         result, replayed = await self.service.submit(script, flags, key)
         self.set_header("Location", url_path_join(self.base_url, API_PREFIX, "jobs", result.job_id))
@@ -165,8 +170,7 @@ class JobHandler(SlurmLabHandler):
     @web.authenticated
     @authorized
     async def get(self, job_id: str) -> None:
-        details = await self.service.details(validation.job_id(job_id))
-        self.send_json(details)
+        self.send_json(await self.service.job(validation.job_id(job_id)))
 
     @web.authenticated
     @authorized

@@ -42,6 +42,30 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Priority:
+    """One pending job's place in line: its priority and, with priority/multifactor, the factors."""
+
+    job_id: str
+    partition: str
+    priority: int
+    factors: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInfo:
+    """Why a job waits, in plain words, when it may start, and its place in its partition's line."""
+
+    reason: str | None
+    explanation: str | None
+    action: str | None
+    expected_start: str | None  # Slurm's estimate (backfill), None when it has none worth showing
+    rank: int | None  # 1 = next in its partition (by priority), None when unknown
+    pending_in_partition: int | None
+    priority: int | None
+    factors: dict[str, int] | None
+
+
+@dataclass(frozen=True, slots=True)
 class JobDetails:
     """Every field Slurm reports for one job, as ``Key -> value`` strings."""
 
@@ -49,11 +73,22 @@ class JobDetails:
     source: Literal["controller", "accounting"]
     fields: dict[str, str]
     user_id: int | None = None  # the job owner's uid (its output must be theirs)
+    pending: PendingInfo | None = None  # set for a pending job
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
     job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WillRun:
+    """What ``sbatch --test-only`` says of a request: when and where it would start (no job made)."""
+
+    expected_start: str | None
+    nodes: str | None
+    partition: str | None
+    processors: int | None
 
 
 @dataclass(frozen=True, slots=True)

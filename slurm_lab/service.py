@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,12 +34,17 @@ from .models import (
     JobDetails,
     OutputChunk,
     Partition,
+    PendingInfo,
+    Priority,
     Scope,
     Stream,
     SubmitResult,
+    WillRun,
 )
 from .queue import QueueView, RenderedJobs
 from .schedulers import Action, Scheduler
+from .slurm.reasons import explain
+from .slurm.states import base_state
 
 if TYPE_CHECKING:
     from .config import SlurmLab
@@ -70,6 +76,8 @@ class SlurmLabService:
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
         self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
         #: Finished jobs per (scope, since): sacct, or a parse of the job-completion log, is costly.
+        #: Every pending job's priority, one sprio (or squeue) per window, for every client.
+        self._priorities: CoalescingCache[str, list[Priority]] = CoalescingCache(cache_ttl)
         self._history: CoalescingCache[tuple[Scope, str], History] = CoalescingCache(cache_ttl, max_entries=4)
 
     @classmethod
@@ -119,6 +127,42 @@ class SlurmLabService:
     async def details(self, job_id: str) -> JobDetails:
         return await self._details.value(
             job_id, lambda: self.guard.run(lambda: self.scheduler.job_details(job_id))
+        )
+
+    async def job(self, job_id: str) -> JobDetails:
+        """One job's fields and, while it pends, why, when it may start and its place in line
+        (from one cached priority listing for everyone, never a call per job per client)."""
+        details = await self.details(job_id)
+        if base_state(details.fields.get("JobState", "")) != "PENDING":
+            return details
+        return replace(details, pending=await self._pending(details))
+
+    async def _pending(self, details: JobDetails) -> PendingInfo:
+        reason = details.fields.get("Reason")
+        explained = explain(reason)
+        try:
+            line = await self._priorities.value("all", lambda: self.guard.run(self.scheduler.priorities))
+        except SlurmLabError:
+            line = []  # the place in line is a bonus: the rest of the answer stands without it
+        array_id = details.job_id.split("_")[0]
+        mine = [p for p in line if p.job_id in (details.job_id, details.fields.get("JobId"))] or [
+            p for p in line if p.job_id.split("_")[0] == array_id
+        ]
+        entry = max(mine, key=lambda p: p.priority, default=None)
+        rank = ahead = None
+        if entry is not None:
+            same = [p for p in line if p.partition == entry.partition]
+            ahead = len(same)
+            rank = 1 + sum(p.priority > entry.priority for p in same)
+        return PendingInfo(
+            reason=None if reason in (None, "None") else reason,
+            explanation=explained.text if explained else None,
+            action=explained.action or None if explained else None,
+            expected_start=_estimate(details.fields.get("StartTime")),
+            rank=rank,
+            pending_in_partition=ahead,
+            priority=entry.priority if entry else None,
+            factors=entry.factors if entry else None,
         )
 
     def invalidate(self) -> None:
@@ -182,6 +226,11 @@ class SlurmLabService:
         self.idempotency.succeeded(claim, result.job_id)
         return result
 
+    async def will_run(self, script: bytes, flags: Sequence[str]) -> WillRun:
+        """Slurm's answer to "when and where would this start?" (``test_only``); makes no job."""
+        self.check_identity()
+        return await self.guard.run(lambda: self.scheduler.will_run(script, flags))
+
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         self.check_identity()
         try:
@@ -231,3 +280,16 @@ class SlurmLabService:
 
     async def close(self) -> None:
         await self.scheduler.close()
+
+
+#: Backfill's placeholder for "no estimate": about a year ahead.
+_NO_ESTIMATE = timedelta(days=300)
+
+
+def _estimate(start: str | None) -> str | None:
+    """Slurm's expected start of a pending job, or None when it has no real estimate."""
+    try:
+        when = datetime.fromisoformat(start or "")
+    except ValueError:
+        return None
+    return start if when - datetime.now() < _NO_ESTIMATE else None

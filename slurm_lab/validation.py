@@ -155,6 +155,15 @@ def script(value: Any, max_bytes: int) -> bytes:
     return data
 
 
+def flag(value: Any, field: str) -> bool:
+    """An optional true/false field (absent is false)."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput(field, "must be true or false")
+    return value
+
+
 def idempotency_key(value: Any) -> str | None:
     if value is None:
         return None

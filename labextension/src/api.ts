@@ -100,6 +100,20 @@ export interface IJobDetails {
   fields: Record<string, string>;
   /** The job owner's uid, when Slurm reports it. */
   user_id: number | null;
+  /** Why it waits, when it may start, its place in line: set while the job pends. */
+  pending: IPendingInfo | null;
+}
+
+/** A pending job, explained (GET jobs/{id}). */
+export interface IPendingInfo {
+  reason: string | null;
+  explanation: string | null;
+  action: string | null;
+  expected_start: string | null;
+  rank: number | null;
+  pending_in_partition: number | null;
+  priority: number | null;
+  factors: Record<string, number> | null;
 }
 
 export interface IOutputChunk {
@@ -211,6 +225,22 @@ export function submit(
     'jobs',
     json('POST', { script, options, idempotency_key: idempotencyKey })
   );
+}
+
+/** Slurm's answer to "when and where would this start?" (sbatch --test-only); no job is made. */
+export interface IWillRun {
+  test_only: boolean;
+  expected_start: string | null;
+  nodes: string | null;
+  partition: string | null;
+  processors: number | null;
+}
+
+export function willRun(
+  script: string,
+  options: Record<string, string | number | boolean>
+): Promise<IWillRun> {
+  return requestAPI('jobs', json('POST', { script, options, test_only: true }));
 }
 
 export function getDetails(jobId: string): Promise<IJobDetails> {

@@ -15,7 +15,7 @@ import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import React from 'react';
 
-import { getOptions, ISbatchOption } from './api';
+import { getOptions, ISbatchOption, willRun } from './api';
 import { IPanelCommands, QueuePanel } from './components/QueuePanel';
 import { ISubmitValue, SubmitForm } from './components/SubmitForm';
 import { slurmIcon } from './icon';
@@ -65,6 +65,8 @@ export function currentScript(widget: unknown): string {
  * with the answer on the field at fault; every retry sends the same idempotency key, so a
  * double click or a lost response never makes two jobs. The model refreshes and selects.
  */
+const WILL_IT_RUN = 'Will it run?';
+
 export async function openSubmitDialog(
   app: JupyterFrontEnd,
   model: QueueModel,
@@ -86,10 +88,27 @@ export async function openSubmitDialog(
     const answer = await showDialog({
       title: 'Submit a batch job',
       body: form,
-      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Submit' })]
+      buttons: [
+        Dialog.cancelButton(),
+        Dialog.createButton({ label: WILL_IT_RUN, accept: true }),
+        Dialog.okButton({ label: 'Submit' })
+      ]
     });
     if (!answer.button.accept || !answer.value) {
       return;
+    }
+    if (answer.button.label === WILL_IT_RUN) {
+      try {
+        const will = await willRun(answer.value.script, answer.value.options);
+        form.setNote(
+          `Slurm would start it at ${will.expected_start ?? 'an unknown time'} on ` +
+            `${will.nodes ?? 'unknown nodes'} (${will.processors ?? '?'} CPUs, partition ` +
+            `${will.partition ?? 'default'}). No job was made.`
+        );
+      } catch (reason) {
+        form.setError(reason);
+      }
+      continue;
     }
     try {
       // The same key on a retry: a double click or a lost response never makes two jobs.

@@ -14,7 +14,7 @@ from ..errors import SlurmLabError
 from ..frame import jobs_frame, records_frame
 from ..slurm.options import OPTIONS
 from .plan import make_plan
-from .run import CellRun, start
+from .run import CellRun, start, will_run
 from .session import Session, get_session
 
 #: The sbatch options %%slurm offers (marked ``cell`` in slurm/options.py), by name.
@@ -58,6 +58,7 @@ class SlurmMagics(Magics):
     @argument("--prerun", action="append", default=[], help="shell line before the cell (repeatable)")
     @argument("--postrun", action="append", default=[], help="shell line after the cell (repeatable)")
     @argument("--srun", help="run the cell under srun with these options: --srun='--ntasks=1'")
+    @argument("--test-only", action="store_true", help="only say when and where it would start")
     @line_cell_magic
     def slurm(self, line: str, cell: str | None = None) -> Any:
         """Run the cell as a Slurm batch job; ``--in``/``--out`` move variables. See ``%slurm?``."""
@@ -86,6 +87,13 @@ class SlurmMagics(Magics):
                 postrun=tuple(args.postrun),
                 srun=args.srun,
             )
+            if args.test_only:
+                answer = session.call(will_run(session, plan))
+                print(
+                    f"Slurm would start it at {answer.expected_start} on {answer.nodes} "
+                    f"({answer.processors} CPUs, partition {answer.partition}); no job was made"
+                )
+                return answer
             record = session.call(start(session, plan, self.namespace))
         except SlurmLabError as exc:
             raise UsageError(f"%%slurm: {exc.message} (nothing was submitted)") from None

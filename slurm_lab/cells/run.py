@@ -16,6 +16,7 @@ from typing import Any
 import cloudpickle
 
 from ..errors import InvalidInput, OutputNotAvailable
+from ..models import WillRun
 from ..slurm.states import TERMINAL, base_state
 from .plan import RunPlan, job_script, result_name, submit_flags
 from .records import RunRecord
@@ -83,6 +84,13 @@ async def start(session: Session, plan: RunPlan, namespace: MutableMapping[str, 
     )
     session.records.save(record)
     return record
+
+
+async def will_run(session: Session, plan: RunPlan) -> WillRun:
+    """When and where ``plan`` would start (``sbatch --test-only``): nothing is uploaded or made."""
+    session.service.check_identity()
+    run_dir = f"{session.lab.runs_dir.rstrip('/')}/{plan.run_id}"
+    return await session.service.will_run(job_script(plan, run_dir).encode(), submit_flags(plan, run_dir))
 
 
 def array_tasks(spec: str) -> list[str]:

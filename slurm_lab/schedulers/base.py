@@ -18,9 +18,11 @@ from ..models import (
     JobDetails,
     OutputChunk,
     Partition,
+    Priority,
     Scope,
     Stream,
     SubmitResult,
+    WillRun,
 )
 
 Action = Literal["cancel", "hold", "release"]
@@ -71,6 +73,15 @@ class Scheduler(LoggingConfigurable):
         """Submit ``script`` with validated sbatch ``flags``; a ``tag`` goes into the job's
         comment, for :meth:`find_submitted`."""
         raise NotImplementedError
+
+    async def priorities(self) -> list[Priority]:
+        """Every pending job's priority (and factors, where Slurm computes them)."""
+        raise NotSupported(f"the {self.name} backend cannot list priorities")
+
+    async def will_run(self, script: bytes, flags: Sequence[str]) -> WillRun:
+        """When and where the script would start with ``flags`` (``sbatch --test-only``); Slurm's
+        refusal as SlurmRejected. Never creates a job."""
+        raise NotSupported(f"the {self.name} backend cannot test a submit without making a job")
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         """Cancel, hold or release jobs; one result per id, in order."""

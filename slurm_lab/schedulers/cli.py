@@ -28,8 +28,10 @@ from ..models import (
     Job,
     JobDetails,
     Partition,
+    Priority,
     Scope,
     SubmitResult,
+    WillRun,
 )
 from ..runner import CommandResult
 from ..slurm import argv as build
@@ -68,6 +70,7 @@ class CliScheduler(Scheduler):
         self._version: str | None = None
         self._ctl_config: dict[str, str] | None = None
         self._jobcomp_lock = asyncio.Lock()
+        self._sprio = True
 
     @property
     def backend(self) -> str:
@@ -189,6 +192,22 @@ class CliScheduler(Scheduler):
     async def submit(self, script: bytes, flags: Sequence[str], tag: str | None = None) -> SubmitResult:
         result = await self.check(build.sbatch(flags, tag), stdin=script)
         return SubmitResult(_parsed("sbatch", lambda: parsers.parse_sbatch_job_id(result.stdout)))
+
+    async def priorities(self) -> list[Priority]:
+        """sprio with priority/multifactor; squeue's priorities without it (priority/basic)."""
+        if self._sprio:
+            result = await self.run(build.sprio())
+            if result.returncode == 0:
+                return _parsed("sprio", lambda: parsers.parse_priorities(result.stdout))
+            if "priority plugin" not in result.stderr:
+                raise diagnose("sprio", result.returncode, result.stderr)
+            self._sprio = False  # the cluster's priority plugin does not change while we run
+        result = await self.check(build.squeue_priorities())
+        return _parsed("squeue", lambda: parsers.parse_priorities(result.stdout))
+
+    async def will_run(self, script: bytes, flags: Sequence[str]) -> WillRun:
+        result = await self.check(build.sbatch_test_only(flags), stdin=script)
+        return _parsed("sbatch", lambda: parsers.parse_will_run(result.stderr))
 
     async def find_submitted(self, tag: str) -> str | None:
         """The id of our job whose comment holds ``tag`` (see service.submit), if Slurm has it."""

@@ -32,6 +32,7 @@ from ..models import (
     Job,
     JobDetails,
     Partition,
+    Priority,
     Scope,
     SubmitResult,
 )
@@ -296,6 +297,11 @@ class SlurmrestdScheduler(Scheduler):
             "accounting is not read through slurmrestd; showing finished jobs the controller still "
             "remembers (MinJobAge)",
         )
+
+    async def priorities(self) -> list[Priority]:
+        """From the job records (slurmrestd 22.05 has no sprio): priorities, no factors."""
+        payload = await self._jobs_payload()
+        return _parsed(lambda: rest.parse_priorities(payload))
 
     async def find_submitted(self, tag: str) -> str | None:
         for job in (await self._jobs_payload()).get("jobs") or []:

@@ -100,6 +100,26 @@ def sbatch(flags: Sequence[str], tag: str | None = None) -> list[str]:
     return ["sbatch", "--parsable", *flags]
 
 
+def sbatch_test_only(flags: Sequence[str]) -> list[str]:
+    """sbatch asking the controller when and where the script would start; no job is made."""
+    return ["sbatch", "--test-only", *flags]
+
+
+#: sprio's columns: id, partition, priority, then the weighted factors by name.
+PRIORITY_FACTORS = ("age", "fairshare", "job_size", "partition", "qos", "nice")
+SPRIO_FORMAT = FIELD_SEP.join(["%i", "%r", "%Y", "%A", "%F", "%J", "%P", "%Q", "%N"])
+
+
+def sprio() -> list[str]:
+    """Every pending job's priority and its weighted factors (priority/multifactor only)."""
+    return ["sprio", "-h", "-o", SPRIO_FORMAT]
+
+
+def squeue_priorities() -> list[str]:
+    """Every pending job's priority, where sprio cannot say (priority/basic)."""
+    return ["squeue", "-h", "-t", "PD", "-o", FIELD_SEP.join(["%i", "%P", "%Q"])]
+
+
 def scancel(job_ids: Sequence[str]) -> list[str]:
     """``--verbose``: without it scancel exits 0 and says nothing for unknown or finished jobs."""
     return ["scancel", "--verbose", *job_ids]

@@ -30,7 +30,7 @@ _NOT_CONFIGURED = ("Could not establish a configuration source", "Unable to proc
 _PERMISSION = ("Access/permission denied", "Invalid user id", "Permission denied", "Only root")
 _NOT_FOUND = re.compile(r"Invalid job id|^Job \S+ not found", re.MULTILINE)
 _FINISHED = ("Job has already finished", "already completing or completed")
-_SUBMIT_FAILED = re.compile(r"Batch job submission failed: (.+)")
+_SUBMIT_FAILED = re.compile(r"(?:Batch job submission failed|allocation failure): (.+)")
 _TOOL_PREFIX = re.compile(r"^\s*(?:[a-z_]+: )?(?:error|fatal): ", re.IGNORECASE)
 _PERMISSION_RC = 210
 

@@ -6,8 +6,8 @@ import logging
 import re
 
 from ..errors import JobNotFound, UnexpectedOutput
-from ..models import HistoricJob, Job, JobDetails, Partition
-from .argv import FIELD_SEP, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
+from ..models import HistoricJob, Job, JobDetails, Partition, Priority, WillRun
+from .argv import FIELD_SEP, PRIORITY_FACTORS, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
 from .states import base_state
 
 log = logging.getLogger("slurm_lab.parsers")
@@ -189,6 +189,36 @@ def parse_sbatch_job_id(text: str) -> str:
     if not job_id.isdigit():
         raise ValueError(f"unexpected sbatch output {first[:80]!r}")
     return job_id
+
+
+def parse_priorities(text: str) -> list[Priority]:
+    """:func:`argv.sprio` (9 fields) or :func:`argv.squeue_priorities` (3 fields) output."""
+    out = []
+    for line in text.splitlines():
+        f = line.strip().split(FIELD_SEP)
+        if len(f) == 9:
+            factors = {name: int(float(v)) for name, v in zip(PRIORITY_FACTORS, f[3:], strict=True)}
+            out.append(Priority(f[0].strip(), f[1].strip(), int(float(f[2])), factors))
+        elif len(f) == 3:
+            out.append(Priority(f[0].strip(), f[1].strip(), int(float(f[2]))))
+        elif line.strip():
+            raise ValueError(f"unexpected priority line {line[:80]!r}")
+    return out
+
+
+_WILL_RUN = re.compile(
+    r"Job \d+ to start at (?P<start>\S+) using (?P<cpus>\d+) processors on nodes (?P<nodes>\S+)"
+    r"(?: in partition (?P<partition>\S+))?"
+)
+
+
+def parse_will_run(text: str) -> WillRun:
+    """``sbatch --test-only``'s answer (on stderr): "Job 7 to start at T using 2 processors on
+    nodes c1 in partition debug" (the job number is only what the next job would get)."""
+    m = _WILL_RUN.search(text)
+    if m is None:
+        raise ValueError(f"unexpected sbatch --test-only output {text.strip()[:80]!r}")
+    return WillRun(m["start"], m["nodes"], m["partition"], int(m["cpus"]))
 
 
 def parse_history(text: str) -> list[HistoricJob]:

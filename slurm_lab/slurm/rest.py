@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..models import Job, JobDetails, Partition
+from ..models import Job, JobDetails, Partition, Priority
 from .options import BY_NAME, OPTIONS
 
 #: The OpenAPI versions slurm-lab speaks, newest first.
@@ -166,6 +166,15 @@ def _requested_cpus(tres: Any) -> int:
     """``cpu=4,mem=...`` -> 4: a finished job's CPUs, which slurmrestd no longer reports."""
     m = re.search(r"(?:^|,)cpu=(\d+)", tres) if isinstance(tres, str) else None
     return int(m.group(1)) if m else 0
+
+
+def parse_priorities(payload: Mapping[str, Any]) -> list[Priority]:
+    """Pending jobs' priorities from ``GET jobs`` (slurmrestd 22.05 has no sprio)."""
+    return [
+        Priority(job_id_of(j), j.get("partition", ""), int(j.get("priority") or 0))
+        for j in payload.get("jobs", [])
+        if j.get("job_state") == "PENDING"
+    ]
 
 
 #: scontrol's names for the fields the panel's details view leads with.

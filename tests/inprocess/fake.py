@@ -35,6 +35,7 @@ from slurm_lab.models import (
     JobDetails,
     OutputChunk,
     Partition,
+    Priority,
     Scope,
     Stream,
     SubmitResult,
@@ -183,6 +184,14 @@ class FakeScheduler(Scheduler):
         self._leave("list_jobs", failing)
         return jobs
 
+    async def priorities(self) -> list[Priority]:
+        """Pending jobs in listing order, each a step lower in priority (no factors)."""
+        failing = await self._enter("priorities")
+        pending = [j for j in self.jobs if j.state == "PENDING"]
+        line = [Priority(j.job_id, j.partition, 1000 - i) for i, j in enumerate(pending)]
+        self._leave("priorities", failing)
+        return line
+
     async def job_details(self, job_id: str) -> JobDetails:
         failing = await self._enter("job_details")
         details = self.details.get(job_id)
@@ -190,7 +199,12 @@ class FakeScheduler(Scheduler):
             job = next((j for j in self.jobs if j.job_id == job_id), None)
             if job is None:
                 raise JobNotFound(f"no such job {job_id} (Slurm: Invalid job id specified)")
-            fields = {"JobId": job_id, "JobName": job.name, "JobState": job.state}
+            fields = {
+                "JobId": job_id,
+                "JobName": job.name,
+                "JobState": job.state,
+                "Reason": job.reason or "None",
+            }
             fields.update({"UserId": f"{job.user}({job.user_id})", "Partition": job.partition})
             fields.update({"StdOut": job.stdout_path or "", "StdErr": job.stderr_path or ""})
             details = JobDetails(job_id, "controller", fields, job.user_id)

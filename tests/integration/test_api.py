@@ -183,6 +183,31 @@ def test_history_without_accounting_says_where_it_comes_from(api: httpx.Client, 
     assert job["state"] == "COMPLETED" and job["name"] == "history-me"
 
 
+def test_test_only_answers_when_and_where_and_makes_no_job(
+    api: httpx.Client, server: LabServer, cluster: DevCluster
+) -> None:
+    submits = rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB")
+    body = {"script": SCRIPT, "options": {"partition": "long", "time": "10"}, "test_only": True}
+    started = time.monotonic()
+    r = api.post("jobs", json=body)
+    if server.backend == "slurmrestd":
+        assert r.status_code == 501 and r.json()["reason"] == "not_supported"
+        return
+    assert time.monotonic() - started < 2
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["test_only"] is True and answer["partition"] == "long" and answer["processors"] == 1
+    assert answer["nodes"] and answer["expected_start"].startswith("20")
+    refused = api.post("jobs", json={**body, "options": {"partition": "long", "time": "8-00:00:00"}})
+    assert refused.status_code == 400 and refused.json()["reason"] == "slurm_rejected"
+    assert "Requested time limit is invalid" in refused.json()["message"]
+    hostile = api.post("jobs", json={**body, "options": {"job_name": "$(touch /tmp/x)"}})
+    assert hostile.status_code == 400 and hostile.json()["field"] == "options.job_name"
+    bad = api.post("jobs", json={**body, "test_only": "yes"})
+    assert bad.status_code == 400 and bad.json()["field"] == "test_only"
+    assert rpc_count(cluster, "REQUEST_SUBMIT_BATCH_JOB") == submits  # no job was made
+
+
 def test_unknown_job(api: httpx.Client) -> None:
     for r in (api.get("jobs/99999999"), api.post("jobs/99999999/hold")):
         assert r.status_code == 404 and r.json()["reason"] == "job_not_found"

@@ -35,6 +35,29 @@ test('submit from the dialog: Slurm rejects, then the job appears selected', asy
   execFileSync('scancel', [id]);
 });
 
+test('"Will it run?" shows when and where Slurm would start it, and makes no job', async ({ page }) => {
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('slurm-lab:submit');
+  });
+  const dialog = page.locator('.jp-Dialog');
+  await dialog.getByLabel('Batch script').fill('#!/bin/sh\nsleep 60\n');
+  await dialog.getByLabel('Partition').selectOption('long');
+  await dialog.getByLabel('Job name').fill('only-a-test');
+  await dialog.getByLabel('Time limit').fill('10');
+  await dialog.getByRole('button', { name: 'Will it run?' }).click();
+  const note = page.locator('.jp-Dialog').getByRole('status');
+  await expect(note).toContainText('Slurm would start it at');
+  await expect(note).toContainText('partition long');
+  await expect(note).toContainText('No job was made');
+  await expect(page.locator('.jp-Dialog').getByLabel('Job name')).toHaveValue('only-a-test'); // values kept
+  // Slurm's refusal lands on the form like a submit's would.
+  await page.locator('.jp-Dialog').getByLabel('Time limit').fill('8-00:00:00');
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Will it run?' }).click();
+  await expect(page.locator('.jp-Dialog').getByRole('alert')).toContainText('Requested time limit is invalid');
+  await page.locator('.jp-Dialog').getByRole('button', { name: 'Cancel' }).click();
+  expect(execFileSync('squeue', ['-h', '--states=all', '-n', 'only-a-test']).toString().trim()).toBe('');
+});
+
 test('submit a script file from the file browser context menu', async ({ page, tmpPath }) => {
   await page.contents.uploadContent(
     '#!/bin/sh\n#SBATCH --job-name=from-a-file\nsleep 60\n',

@@ -151,7 +151,8 @@ const JOB_DETAILS: Fields<IJobDetails> = {
   job_id: 'string',
   source: 'string',
   fields: 'object',
-  user_id: 'number | null'
+  user_id: 'number | null',
+  pending: 'object | null'
 };
 const ACTION_RESULT: Fields<IActionResult> = {
   job_id: 'string',

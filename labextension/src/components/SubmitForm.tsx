@@ -113,6 +113,11 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
   const home = form.defaults.chdir || 'your home folder';
   return (
     <form className="jp-SlurmLab-submit" onSubmit={e => e.preventDefault()}>
+      {form.note && (
+        <div className="jp-SlurmLab-submit-note" role="status">
+          {form.note}
+        </div>
+      )}
       {error && (
         <div
           className="jp-SlurmLab-submit-error"
@@ -205,9 +210,19 @@ export class SubmitForm extends ReactWidget {
   partitions: IPartition[] = [];
   readonly options: ISbatchOption[];
   error: ISubmitError | null = null;
+  /** Slurm's answer to "Will it run?", shown until the next check or submit. */
+  note: string | null = null;
+
+  /** Show Slurm's test-only answer in the form. */
+  setNote(note: string): void {
+    this.note = note;
+    this.error = null;
+    this.update();
+  }
 
   /** Show an answer of the API in the form (called before the dialog is shown again). */
   setError(reason: unknown): void {
+    this.note = null;
     this.error = submitError(
       reason,
       this.partitions,
