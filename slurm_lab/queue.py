@@ -15,6 +15,7 @@ from .errors import SlurmLabError
 from .guard import ControllerGuard
 from .models import Job, Scope
 from .schedulers import Scheduler
+from .slurm.reasons import explain
 from .slurm.states import base_state
 
 #: Encoded bodies kept for the current snapshots (one per scope x filter x staleness in use).
@@ -27,16 +28,19 @@ class RenderedJobs:
     the data are stale (the last good ones, kept while Slurm cannot answer)."""
 
     jobs_json: bytes
+    explanations_json: bytes
     etag: str
     fetched_at: str
     stale: bool
     error: SlurmLabError | None = None
 
     def body(self, **extra: object) -> bytes:
-        """The JSON body: the jobs (encoded once, embedded as they are), their age, ``extra``."""
+        """The JSON body: the jobs (encoded once, embedded as they are), what their pending
+        reasons mean (once per distinct reason), their age, ``extra``."""
         return orjson.dumps(
             {
                 "jobs": orjson.Fragment(self.jobs_json),
+                "explanations": orjson.Fragment(self.explanations_json),
                 "fetched_at": self.fetched_at,
                 "stale": self.stale,
                 **extra,
@@ -51,7 +55,7 @@ class QueueView:
         self.scheduler = scheduler
         self.guard = guard
         self.cache: CoalescingCache[Scope, list[Job]] = CoalescingCache(ttl)
-        self._memo: OrderedDict[tuple[object, ...], tuple[bytes, str]] = OrderedDict()
+        self._memo: OrderedDict[tuple[object, ...], tuple[bytes, bytes, str]] = OrderedDict()
 
     async def snapshot(self, scope: Scope) -> Snapshot[list[Job]]:
         """The current queue; raises FetchFailed (with the last good snapshot) on failure."""
@@ -87,9 +91,11 @@ class QueueView:
             if exc.last is None:
                 raise exc.error from None
             snap, error = exc.last, exc.error
-        jobs_json, etag = self._encode(scope, snap, states, partitions)
+        jobs_json, explanations_json, etag = self._encode(scope, snap, states, partitions)
         fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
-        return RenderedJobs(jobs_json, etag, fetched.replace("+00:00", "Z"), error is not None, error)
+        return RenderedJobs(
+            jobs_json, explanations_json, etag, fetched.replace("+00:00", "Z"), error is not None, error
+        )
 
     def _encode(
         self,
@@ -97,7 +103,7 @@ class QueueView:
         snap: Snapshot[list[Job]],
         states: frozenset[str] | None,
         partitions: frozenset[str] | None,
-    ) -> tuple[bytes, str]:
+    ) -> tuple[bytes, bytes, str]:
         """Encode the jobs once per (snapshot, filter): every other client gets the same bytes.
 
         Bodies of an older snapshot of the same scope are dropped at once: nobody is served them
@@ -110,10 +116,17 @@ class QueueView:
             return hit
         for old in [k for k in self._memo if k[0] == scope and k[1] != snap.serial]:
             del self._memo[old]
-        jobs_json = orjson.dumps(list(_filter(snap.value, states, partitions)))
+        jobs = list(_filter(snap.value, states, partitions))
+        jobs_json = orjson.dumps(jobs)
+        reasons = {j.reason for j in jobs if j.reason and base_state(j.state) == "PENDING"}
+        explained = {r: e for r in sorted(reasons) if (e := explain(r))}
         # The ETag covers the jobs only, so an unchanged queue revalidates (304) across refreshes.
         etag = '"' + hashlib.sha256(jobs_json).hexdigest()[:24] + '"'
-        self._memo[key] = (jobs_json, etag)
+        self._memo[key] = (
+            jobs_json,
+            orjson.dumps({r: {"text": e.text, "action": e.action} for r, e in explained.items()}),
+            etag,
+        )
         if len(self._memo) > _MEMO_SIZE:
             self._memo.popitem(last=False)
         return self._memo[key]

@@ -32,8 +32,16 @@ export interface IJob {
   qos: string | null;
 }
 
+/** What a pending reason means, and what the user can do ("" when waiting is all). */
+export interface IExplanation {
+  text: string;
+  action: string;
+}
+
 export interface IJobList {
   jobs: IJob[];
+  /** Once per distinct pending reason among ``jobs``. */
+  explanations: Record<string, IExplanation>;
   fetched_at: string;
   stale: boolean;
 }

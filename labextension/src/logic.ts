@@ -1,7 +1,7 @@
 /**
  * Pure logic of the panel (no JupyterLab imports), unit-tested with jest.
  */
-import { IJob, ISbatchOption } from './api';
+import { IExplanation, IJob, ISbatchOption } from './api';
 
 /** States in which a job ended badly (a notification worth an error). */
 export const FAILED = new Set([
@@ -278,6 +278,19 @@ export function scriptDirectives(
     }
   }
   return out;
+}
+
+/** A row's tooltip: the job, its state and, while it pends, what the reason means. */
+export function rowTitle(
+  job: IJob,
+  explanations: Record<string, IExplanation>
+): string {
+  const head = `${job.job_id} ${job.name}\n${job.state}${job.reason ? `: ${job.reason}` : ''}`;
+  const why = job.reason ? explanations[job.reason] : undefined;
+  if (!why) {
+    return head;
+  }
+  return `${head}\n${why.text}${why.action ? `\n${why.action}` : ''}`;
 }
 
 /** Where sbatch will write the job's output, shown before submitting (no Slurm call). */

@@ -6,14 +6,15 @@ import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
-  act,
   Action,
   ApiError,
-  fetchJobs,
   IActionResult,
+  IExplanation,
   IJob,
   IJobList,
   Scope,
+  act,
+  fetchJobs,
   submit
 } from './api';
 import { baseState, batches, FINISHED } from './logic';
@@ -54,6 +55,11 @@ export class QueueModel {
 
   get jobs(): IJob[] {
     return this._list?.jobs ?? [];
+  }
+
+  /** What each pending reason in the listing means (from the server, once per reason). */
+  get explanations(): Record<string, IExplanation> {
+    return this._list?.explanations ?? {};
   }
 
   get fetchedAt(): string | null {

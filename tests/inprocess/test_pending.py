@@ -34,3 +34,9 @@ async def test_the_place_in_line_is_a_bonus_when_priorities_fail(api: Api, fake:
     reply = await api("GET", "jobs", "17")
     assert reply.code == 200
     assert reply.json["pending"]["explanation"] and reply.json["pending"]["rank"] is None
+
+
+async def test_the_listing_explains_each_pending_reason_once(api: Api) -> None:
+    body = (await api("GET", "jobs", params={"scope": "all"})).json
+    assert set(body["explanations"]) == {j["reason"] for j in body["jobs"] if j["state"] == "PENDING"}
+    assert body["explanations"]["JobHeldUser"]["action"] == "Release it to let it run."

@@ -8,6 +8,7 @@ import {
   filterJobs,
   finishedSummary,
   outputWhere,
+  rowTitle,
   scriptDirectives,
   sortJobs,
   startShown,
@@ -236,5 +237,25 @@ describe('paths and copies for the commands', () => {
       nodes: '1',
       chdir: '/s'
     });
+  });
+});
+
+describe('rowTitle', () => {
+  const job = {
+    job_id: '7',
+    name: 'x',
+    state: 'PENDING',
+    reason: 'JobHeldUser'
+  } as IJob;
+  it('adds what a pending reason means and what to do', () => {
+    const title = rowTitle(job, {
+      JobHeldUser: { text: 'Held by its owner.', action: 'Release it.' }
+    });
+    expect(title).toBe(
+      '7 x\nPENDING: JobHeldUser\nHeld by its owner.\nRelease it.'
+    );
+  });
+  it('is the job and state alone when the reason is not explained', () => {
+    expect(rowTitle(job, {})).toBe('7 x\nPENDING: JobHeldUser');
   });
 });

@@ -25,7 +25,10 @@ const acted = jest.mocked(act);
 
 function listing(...ids: string[]): Awaited<ReturnType<typeof fetchJobs>> {
   const jobs = ids.map(job_id => ({ job_id, state: 'PENDING' }) as IJob);
-  return { list: { jobs, fetched_at: '', stale: false }, etag: null };
+  return {
+    list: { jobs, explanations: {}, fetched_at: '', stale: false },
+    etag: null
+  };
 }
 
 /** Resolves at the model's next change (a listing came in). */

@@ -144,6 +144,7 @@ const JOB: Fields<IJob> = {
 };
 const JOB_LIST: Fields<IJobList> = {
   jobs: 'array',
+  explanations: 'object',
   fetched_at: 'string',
   stale: 'boolean'
 };

@@ -1,6 +1,6 @@
 import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
-import { getDetails, getOutput, IJob, IJobDetails } from '../api';
+import { getDetails, getOutput, IJob, IJobDetails, IPendingInfo } from '../api';
 import { baseState, FINISHED, wholeArrayQuestion } from '../logic';
 import { QueueModel } from '../model';
 import { Choice } from './Choice';
@@ -163,6 +163,7 @@ export function JobDetails(props: {
         stream={stream}
         follow={details !== null && !ended}
       />
+      {details?.pending && <PendingView pending={details.pending} />}
       {details && (
         <>
           <table className="jp-SlurmLab-fields" aria-label="Summary">
@@ -271,5 +272,46 @@ export function LogViewer(props: {
         {text}
       </pre>
     </div>
+  );
+}
+
+/** Why a pending job waits, what the user can do, when Slurm expects it to start, and its
+ * place in its partition's line. */
+function PendingView(props: { pending: IPendingInfo }): JSX.Element {
+  const { pending } = props;
+  const factors = Object.entries(pending.factors ?? {}).filter(([, v]) => v);
+  return (
+    <section className="jp-SlurmLab-pending" aria-label="Why it waits">
+      <h4>Why it waits{pending.reason ? ` (${pending.reason})` : ''}</h4>
+      {pending.explanation && <p>{pending.explanation}</p>}
+      {pending.action && <p className="jp-SlurmLab-action">{pending.action}</p>}
+      <table className="jp-SlurmLab-fields">
+        <tbody>
+          <tr>
+            <th scope="row">Expected start</th>
+            <td>{pending.expected_start ?? 'no estimate from Slurm yet'}</td>
+          </tr>
+          {pending.rank !== null && (
+            <tr>
+              <th scope="row">Place in line</th>
+              <td>
+                {pending.rank} of {pending.pending_in_partition} pending in its
+                partition
+              </td>
+            </tr>
+          )}
+          {pending.priority !== null && (
+            <tr>
+              <th scope="row">Priority</th>
+              <td>
+                {pending.priority}
+                {factors.length > 0 &&
+                  ` (${factors.map(([k, v]) => `${k.replace('_', ' ')} ${v}`).join(', ')})`}
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </section>
   );
 }

@@ -1,8 +1,9 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
-import { IJob } from '../api';
+import { IExplanation, IJob } from '../api';
 import {
   baseState,
+  rowTitle,
   shortState,
   SortKey,
   sortJobs,
@@ -55,6 +56,8 @@ export interface IJobTableProps {
   width: number;
   /** A job to bring into view (e.g. one just submitted). */
   reveal?: string | null;
+  /** What pending reasons mean, for the rows' tooltips. */
+  explanations?: Record<string, IExplanation>;
 }
 
 function cellText(job: IJob, key: SortKey, compact: boolean): string {
@@ -284,7 +287,7 @@ export function JobTable(props: IJobTableProps): JSX.Element {
                 height: ROW_HEIGHT,
                 width: total
               }}
-              title={`${job.job_id} ${job.name}\n${job.state}${job.reason ? `: ${job.reason}` : ''}`}
+              title={rowTitle(job, props.explanations ?? {})}
               onClick={e => click(e, index)}
               onDoubleClick={() => props.onOpen(job)}
             >

@@ -403,6 +403,7 @@ export function QueuePanel(props: {
             ) : (
               <JobTable
                 jobs={shown}
+                explanations={model.explanations}
                 columns={columns}
                 selected={selected}
                 onSelect={setSelected}
