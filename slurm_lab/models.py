@@ -66,6 +66,26 @@ class PendingInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Efficiency:
+    """One finished job's use of what it held; None where Slurm does not say."""
+
+    job_id: str
+    state: str
+    elapsed_seconds: int
+    cpus: int
+    cpu_seconds: float | None
+    cpu_efficiency: float | None  # 0..1 (can exceed 1 slightly: accounting granularity)
+    memory_requested_bytes: int | None
+    max_rss_bytes: int | None
+    memory_efficiency: float | None
+    time_limit_seconds: int | None
+    time_efficiency: float | None
+    gpus: int
+    suggestions: dict[str, str] = field(default_factory=dict)  # option name -> value, e.g. mem -> 1G
+    notes: list[str] = field(default_factory=list)  # "used 0.6 of 4 GB: --mem=1G"
+
+
+@dataclass(frozen=True, slots=True)
 class JobDetails:
     """Every field Slurm reports for one job, as ``Key -> value`` strings."""
 
@@ -74,6 +94,7 @@ class JobDetails:
     fields: dict[str, str]
     user_id: int | None = None  # the job owner's uid (its output must be theirs)
     pending: PendingInfo | None = None  # set for a pending job
+    efficiency: Efficiency | None = None  # set for a finished job, with accounting
 
 
 @dataclass(frozen=True, slots=True)

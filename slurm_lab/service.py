@@ -14,9 +14,11 @@ from jupyter_core.paths import jupyter_data_dir
 
 from .cache import CoalescingCache
 from .errors import (
+    AccountingDisabled,
     IdempotencyConflict,
     InvalidInput,
     JobNotFound,
+    NotSupported,
     OutputNotAvailable,
     PermissionDenied,
     SlurmLabError,
@@ -29,6 +31,7 @@ from .identity import hub_identity_problem
 from .models import (
     ActionResult,
     ClusterStatus,
+    Efficiency,
     History,
     Job,
     JobDetails,
@@ -44,7 +47,7 @@ from .models import (
 from .queue import QueueView, RenderedJobs
 from .schedulers import Action, Scheduler
 from .slurm.reasons import explain
-from .slurm.states import base_state
+from .slurm.states import TERMINAL, base_state
 
 if TYPE_CHECKING:
     from .config import SlurmLab
@@ -75,9 +78,13 @@ class SlurmLabService:
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
         self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
-        #: Finished jobs per (scope, since): sacct, or a parse of the job-completion log, is costly.
+        #: Finished jobs' efficiency: sacct once per job per window, a bounded number of jobs.
+        self._efficiency: CoalescingCache[str, Efficiency | None] = CoalescingCache(
+            cache_ttl, max_entries=256
+        )
         #: Every pending job's priority, one sprio (or squeue) per window, for every client.
         self._priorities: CoalescingCache[str, list[Priority]] = CoalescingCache(cache_ttl)
+        #: Finished jobs per (scope, since): sacct, or a parse of the job-completion log, is costly.
         self._history: CoalescingCache[tuple[Scope, str], History] = CoalescingCache(cache_ttl, max_entries=4)
 
     @classmethod
@@ -133,9 +140,22 @@ class SlurmLabService:
         """One job's fields and, while it pends, why, when it may start and its place in line
         (from one cached priority listing for everyone, never a call per job per client)."""
         details = await self.details(job_id)
-        if base_state(details.fields.get("JobState", "")) != "PENDING":
-            return details
-        return replace(details, pending=await self._pending(details))
+        state = base_state(details.fields.get("JobState", ""))
+        if state == "PENDING":
+            return replace(details, pending=await self._pending(details))
+        if state in TERMINAL:
+            return replace(details, efficiency=await self.efficiency(job_id))
+        return details
+
+    async def efficiency(self, job_id: str) -> Efficiency | None:
+        """A finished job's use of what it held, once per job (it no longer changes); None while
+        accounting has no record (or no accounting: the rest of an answer stands without it)."""
+        try:
+            return await self._efficiency.value(
+                job_id, lambda: self.guard.run(lambda: self.scheduler.efficiency(job_id))
+            )
+        except (AccountingDisabled, NotSupported):
+            return None
 
     async def _pending(self, details: JobDetails) -> PendingInfo:
         reason = details.fields.get("Reason")

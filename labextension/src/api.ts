@@ -110,6 +110,27 @@ export interface IJobDetails {
   user_id: number | null;
   /** Why it waits, when it may start, its place in line: set while the job pends. */
   pending: IPendingInfo | null;
+  /** How much of what it held it used, and what to ask for next time: set once it ended. */
+  efficiency: IEfficiency | null;
+}
+
+/** A finished job's use of what it held (sacct), with right-sizing suggestions. */
+export interface IEfficiency {
+  job_id: string;
+  state: string;
+  elapsed_seconds: number;
+  cpus: number;
+  cpu_seconds: number | null;
+  cpu_efficiency: number | null;
+  memory_requested_bytes: number | null;
+  max_rss_bytes: number | null;
+  memory_efficiency: number | null;
+  time_limit_seconds: number | null;
+  time_efficiency: number | null;
+  gpus: number;
+  /** Submit options to apply, e.g. { mem: '1G', time: '15' }. */
+  suggestions: Record<string, string>;
+  notes: string[];
 }
 
 /** A pending job, explained (GET jobs/{id}). */

@@ -140,7 +140,8 @@ export function registerCommands(
   const { model, root, fileBrowser, palette } = context;
   const commands: IPanelCommands = {
     submit: () => void app.commands.execute(CommandIDs.submit),
-    copyAsNew: job => void openSubmitDialog(app, model, copyOfJob(job)),
+    copyAsNew: (job, suggestions) =>
+      void openSubmitDialog(app, model, copyOfJob(job, suggestions)),
     openFile: path => void app.commands.execute('docmanager:open', { path }),
     openFolder: path =>
       void app.commands.execute('filebrowser:go-to-path', {

@@ -336,11 +336,14 @@ export function contentsPath(root: string | null, path: string): string | null {
 }
 
 /** The submit form's start for "Copy as new job": a stub script and the job's own settings. */
-export function copyOfJob(job: IJob): {
+export function copyOfJob(
+  job: IJob,
+  suggestions: Record<string, string> = {}
+): {
   script: string;
   options: Record<string, string>;
 } {
-  return {
+  const copy = {
     script: `#!/bin/bash\n# Copied from job ${job.job_id}: put its commands here.\n\n`,
     options: Object.fromEntries(
       Object.entries({
@@ -352,4 +355,6 @@ export function copyOfJob(job: IJob): {
       }).filter(([, v]) => v && v !== 'UNLIMITED')
     )
   };
+  // Right-sizing from the job's efficiency wins over what it asked for.
+  return { ...copy, options: { ...copy.options, ...suggestions } };
 }

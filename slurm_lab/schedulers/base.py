@@ -13,6 +13,7 @@ from ..hosts import Host
 from ..models import (
     ActionResult,
     ClusterStatus,
+    Efficiency,
     History,
     Job,
     JobDetails,
@@ -73,6 +74,11 @@ class Scheduler(LoggingConfigurable):
         """Submit ``script`` with validated sbatch ``flags``; a ``tag`` goes into the job's
         comment, for :meth:`find_submitted`."""
         raise NotImplementedError
+
+    async def efficiency(self, job_id: str) -> Efficiency | None:
+        """How much of what it held a finished job used (from accounting); None when Slurm has no
+        record of it yet. AccountingDisabled (501) without accounting."""
+        raise NotSupported(f"the {self.name} backend cannot read job efficiency")
 
     async def priorities(self) -> list[Priority]:
         """Every pending job's priority (and factors, where Slurm computes them)."""

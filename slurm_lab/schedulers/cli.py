@@ -23,6 +23,7 @@ from ..hosts import Host
 from ..models import (
     ActionResult,
     ClusterStatus,
+    Efficiency,
     HistoricJob,
     History,
     Job,
@@ -37,6 +38,7 @@ from ..runner import CommandResult
 from ..slurm import argv as build
 from ..slurm import parsers
 from ..slurm.diagnose import diagnose, error_lines
+from ..slurm.efficiency import parse_efficiency
 from .base import Action, Scheduler
 
 _ACTION_ARGV = {
@@ -192,6 +194,15 @@ class CliScheduler(Scheduler):
     async def submit(self, script: bytes, flags: Sequence[str], tag: str | None = None) -> SubmitResult:
         result = await self.check(build.sbatch(flags, tag), stdin=script)
         return SubmitResult(_parsed("sbatch", lambda: parsers.parse_sbatch_job_id(result.stdout)))
+
+    async def efficiency(self, job_id: str) -> Efficiency | None:
+        try:
+            result = await self.check(build.sacct_efficiency(job_id))
+        except SlurmLabError as exc:
+            if "accounting storage is disabled" in exc.message.lower():
+                raise AccountingDisabled("Slurm accounting is disabled on this cluster") from None
+            raise
+        return _parsed("sacct", lambda: parse_efficiency(result.stdout, job_id))
 
     async def priorities(self) -> list[Priority]:
         """sprio with priority/multifactor; squeue's priorities without it (priority/basic)."""

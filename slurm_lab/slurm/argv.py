@@ -110,6 +110,16 @@ PRIORITY_FACTORS = ("age", "fairshare", "job_size", "partition", "qos", "nice")
 SPRIO_FORMAT = FIELD_SEP.join(["%i", "%r", "%Y", "%A", "%F", "%J", "%P", "%Q", "%N"])
 
 
+#: sacct's columns for efficiency: the job's row, then its steps' rows (MaxRSS lives there).
+EFFICIENCY_FIELDS = "JobID,State,ElapsedRaw,TotalCPU,AllocCPUS,MaxRSS,TimelimitRaw,AllocTRES"
+
+
+def sacct_efficiency(job_id: str) -> list[str]:
+    """One finished job and its steps, for :func:`efficiency.parse_efficiency`."""
+    return ["sacct", "-j", job_id, "--noheader", "--parsable2", f"--delimiter={FIELD_SEP}",
+            "-o", EFFICIENCY_FIELDS]  # fmt: skip
+
+
 def sprio() -> list[str]:
     """Every pending job's priority and its weighted factors (priority/multifactor only)."""
     return ["sprio", "-h", "-o", SPRIO_FORMAT]

@@ -153,7 +153,8 @@ const JOB_DETAILS: Fields<IJobDetails> = {
   source: 'string',
   fields: 'object',
   user_id: 'number | null',
-  pending: 'object | null'
+  pending: 'object | null',
+  efficiency: 'object | null'
 };
 const ACTION_RESULT: Fields<IActionResult> = {
   job_id: 'string',

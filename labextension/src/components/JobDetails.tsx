@@ -164,6 +164,22 @@ export function JobDetails(props: {
         follow={details !== null && !ended}
       />
       {details?.pending && <PendingView pending={details.pending} />}
+      {details?.efficiency && (
+        <EfficiencyView
+          efficiency={details.efficiency}
+          onApply={
+            props.job && Object.keys(details.efficiency.suggestions).length
+              ? () =>
+                  props.job &&
+                  details.efficiency &&
+                  props.commands.copyAsNew(
+                    props.job,
+                    details.efficiency.suggestions
+                  )
+              : null
+          }
+        />
+      )}
       {details && (
         <>
           <table className="jp-SlurmLab-fields" aria-label="Summary">
@@ -312,6 +328,60 @@ function PendingView(props: { pending: IPendingInfo }): JSX.Element {
           )}
         </tbody>
       </table>
+    </section>
+  );
+}
+
+function percent(share: number | null): string {
+  return share === null ? 'n/a' : `${Math.round(share * 100)}%`;
+}
+
+/** How much of what it held a finished job used, and a one-click right-sized copy. */
+function EfficiencyView(props: {
+  efficiency: IEfficiency;
+  onApply: (() => void) | null;
+}): JSX.Element {
+  const e = props.efficiency;
+  return (
+    <section className="jp-SlurmLab-efficiency" aria-label="Efficiency">
+      <h4>Efficiency</h4>
+      <table className="jp-SlurmLab-fields">
+        <tbody>
+          <tr>
+            <th scope="row">CPU</th>
+            <td>
+              {percent(e.cpu_efficiency)} of {e.cpus} CPU
+              {e.cpus === 1 ? '' : 's'}
+            </td>
+          </tr>
+          <tr>
+            <th scope="row">Memory</th>
+            <td>{percent(e.memory_efficiency)} of what it held</td>
+          </tr>
+          <tr>
+            <th scope="row">Time</th>
+            <td>{percent(e.time_efficiency)} of its limit</td>
+          </tr>
+          {e.gpus > 0 && (
+            <tr>
+              <th scope="row">GPUs</th>
+              <td>{e.gpus}</td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+      {e.notes.length > 0 && (
+        <ul>
+          {e.notes.map(note => (
+            <li key={note}>{note}</li>
+          ))}
+        </ul>
+      )}
+      {props.onApply && (
+        <button className="jp-mod-styled" onClick={props.onApply}>
+          Copy as new job, right-sized
+        </button>
+      )}
     </section>
   );
 }

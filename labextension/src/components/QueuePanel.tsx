@@ -13,7 +13,8 @@ import { useModel, useSignal } from './useModel';
 /** What the panel asks of JupyterLab (dialogs, the editor, the file browser, the main area). */
 export interface IPanelCommands {
   submit(): void;
-  copyAsNew(job: IJob): void;
+  /** The submit dialog prefilled from ``job``, with right-sizing ``suggestions`` applied. */
+  copyAsNew(job: IJob, suggestions?: Record<string, string>): void;
   openFile(path: string): void;
   openFolder(path: string): void;
   /** The Jupyter contents path of a cluster-side absolute path, or null when it is not reachable. */
