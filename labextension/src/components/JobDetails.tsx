@@ -1,6 +1,13 @@
 import React, { useEffect, useLayoutEffect, useRef, useState } from 'react';
 
-import { getDetails, getOutput, IJob, IJobDetails, IPendingInfo } from '../api';
+import {
+  getDetails,
+  getOutput,
+  IEfficiency,
+  IJob,
+  IJobDetails,
+  IPendingInfo
+} from '../api';
 import { baseState, FINISHED, wholeArrayQuestion } from '../logic';
 import { QueueModel } from '../model';
 import { Choice } from './Choice';
