@@ -223,6 +223,13 @@ class PartitionsHandler(SlurmLabHandler):
         self.send_json({"partitions": partitions})
 
 
+class NodesHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send_json({"nodes": await self.service.nodes()})
+
+
 class StatusHandler(SlurmLabHandler):
     @web.authenticated
     @authorized
@@ -295,6 +302,7 @@ def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
         (rf"jobs/{_JOB}/output", JobOutputHandler),
         (rf"jobs/{_JOB}", JobHandler),
         (r"partitions", PartitionsHandler),
+        (r"nodes", NodesHandler),
         (r"options", OptionsHandler),
         (r"status", StatusHandler),
         (r"history", HistoryHandler),

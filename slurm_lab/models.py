@@ -150,6 +150,23 @@ class Partition:
 
 
 @dataclass(frozen=True, slots=True)
+class Node:
+    """One compute node: what it has, what is in use, and why it is down or drained."""
+
+    name: str
+    state: str  # Slurm's, lower case with its flags: "idle", "mixed", "down*", "idle+drain"
+    partitions: list[str]
+    cpus_total: int
+    cpus_allocated: int
+    memory_total_mb: int
+    memory_allocated_mb: int
+    gpus_total: int
+    gpus_allocated: int
+    features: str | None
+    reason: str | None  # why it is down or drained, as Slurm records it
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterStatus:
     backend: str
     cluster_name: str | None

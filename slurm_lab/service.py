@@ -35,6 +35,7 @@ from .models import (
     History,
     Job,
     JobDetails,
+    Node,
     OutputChunk,
     Partition,
     PendingInfo,
@@ -76,6 +77,7 @@ class SlurmLabService:
         self.output_chunk_bytes = output_chunk_bytes
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
+        self._nodes: CoalescingCache[str, list[Node]] = CoalescingCache(cache_ttl)
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
         self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
         #: Finished jobs' efficiency: sacct once per job per window, a bounded number of jobs.
@@ -119,6 +121,10 @@ class SlurmLabService:
 
     async def partitions(self) -> list[Partition]:
         return await self._partitions.value("partitions", self._fetch_partitions)
+
+    async def nodes(self) -> list[Node]:
+        """Every node, one listing per window for every client."""
+        return await self._nodes.value("nodes", lambda: self.guard.run(self.scheduler.nodes))
 
     async def _fetch_partitions(self) -> list[Partition]:
         return await self.guard.run(self.scheduler.partitions)

@@ -272,6 +272,25 @@ export function willRun(
   return requestAPI('jobs', json('POST', { script, options, test_only: true }));
 }
 
+/** One compute node (GET nodes). */
+export interface INode {
+  name: string;
+  state: string;
+  partitions: string[];
+  cpus_total: number;
+  cpus_allocated: number;
+  memory_total_mb: number;
+  memory_allocated_mb: number;
+  gpus_total: number;
+  gpus_allocated: number;
+  features: string | null;
+  reason: string | null;
+}
+
+export function getNodes(): Promise<{ nodes: INode[] }> {
+  return requestAPI('nodes');
+}
+
 export function getDetails(jobId: string): Promise<IJobDetails> {
   return requestAPI(`jobs/${encodeURIComponent(jobId)}`);
 }

@@ -17,6 +17,7 @@ from ..models import (
     History,
     Job,
     JobDetails,
+    Node,
     OutputChunk,
     Partition,
     Priority,
@@ -79,6 +80,10 @@ class Scheduler(LoggingConfigurable):
         """How much of what it held a finished job used (from accounting); None when Slurm has no
         record of it yet. AccountingDisabled (501) without accounting."""
         raise NotSupported(f"the {self.name} backend cannot read job efficiency")
+
+    async def nodes(self) -> list[Node]:
+        """Every node: CPUs, memory and GPUs, in use and in total, and why it is down or drained."""
+        raise NotSupported(f"the {self.name} backend cannot list nodes")
 
     async def priorities(self) -> list[Priority]:
         """Every pending job's priority (and factors, where Slurm computes them)."""

@@ -28,6 +28,7 @@ from ..models import (
     History,
     Job,
     JobDetails,
+    Node,
     Partition,
     Priority,
     Scope,
@@ -203,6 +204,10 @@ class CliScheduler(Scheduler):
                 raise AccountingDisabled("Slurm accounting is disabled on this cluster") from None
             raise
         return _parsed("sacct", lambda: parse_efficiency(result.stdout, job_id))
+
+    async def nodes(self) -> list[Node]:
+        result = await self.check(build.scontrol_show_nodes())
+        return _parsed("scontrol", lambda: parsers.parse_nodes(result.stdout))
 
     async def priorities(self) -> list[Priority]:
         """sprio with priority/multifactor; squeue's priorities without it (priority/basic)."""

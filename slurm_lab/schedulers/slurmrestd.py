@@ -31,6 +31,7 @@ from ..models import (
     History,
     Job,
     JobDetails,
+    Node,
     Partition,
     Priority,
     Scope,
@@ -297,6 +298,10 @@ class SlurmrestdScheduler(Scheduler):
             "accounting is not read through slurmrestd; showing finished jobs the controller still "
             "remembers (MinJobAge)",
         )
+
+    async def nodes(self) -> list[Node]:
+        payload = await self._request("GET", "nodes")
+        return _parsed(lambda: rest.parse_nodes(payload))
 
     async def priorities(self) -> list[Priority]:
         """From the job records (slurmrestd 22.05 has no sprio): priorities, no factors."""

@@ -120,6 +120,11 @@ def sacct_efficiency(job_id: str) -> list[str]:
             "-o", EFFICIENCY_FIELDS]  # fmt: skip
 
 
+def scontrol_show_nodes() -> list[str]:
+    """Every node, one line each, with the GPUs in use (``-d``: GresUsed)."""
+    return ["scontrol", "show", "node", "--oneliner", "--details"]
+
+
 def sprio() -> list[str]:
     """Every pending job's priority and its weighted factors (priority/multifactor only)."""
     return ["sprio", "-h", "-o", SPRIO_FORMAT]

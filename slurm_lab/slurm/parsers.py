@@ -6,7 +6,7 @@ import logging
 import re
 
 from ..errors import JobNotFound, UnexpectedOutput
-from ..models import HistoricJob, Job, JobDetails, Partition, Priority, WillRun
+from ..models import HistoricJob, Job, JobDetails, Node, Partition, Priority, WillRun
 from .argv import FIELD_SEP, PRIORITY_FACTORS, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
 from .states import base_state
 
@@ -204,6 +204,41 @@ def parse_priorities(text: str) -> list[Priority]:
         elif line.strip():
             raise ValueError(f"unexpected priority line {line[:80]!r}")
     return out
+
+
+def gpu_count(gres: str | None) -> int:
+    """GPUs in a gres string: ``gpu:2``, ``gpu:a100:2(S:0-1)``, ``gpu:a100:1(IDX:0),gpu:v100:1``."""
+    total = 0
+    for part in (gres or "").split(","):
+        m = re.match(r"gpu(?::[^:(]+)?:(\d+)", part.strip())
+        if m:
+            total += int(m.group(1))
+    return total
+
+
+def parse_nodes(text: str) -> list[Node]:
+    """``scontrol show node --oneliner --details``: one Node per line."""
+    nodes = []
+    for line in text.splitlines():
+        if not line.startswith("NodeName="):
+            continue
+        f = parse_key_values(line)
+        nodes.append(
+            Node(
+                name=f["NodeName"],
+                state=f.get("State", "").lower(),
+                partitions=[p.strip() for p in f.get("Partitions", "").split(",") if p.strip()],
+                cpus_total=int(f.get("CPUTot") or 0),
+                cpus_allocated=int(f.get("CPUAlloc") or 0),
+                memory_total_mb=int(f.get("RealMemory") or 0),
+                memory_allocated_mb=int(f.get("AllocMem") or 0),
+                gpus_total=gpu_count(f.get("Gres")),
+                gpus_allocated=gpu_count(f.get("GresUsed")),
+                features=_opt(f.get("AvailableFeatures", "")),
+                reason=_opt(f.get("Reason", "")),
+            )
+        )
+    return nodes
 
 
 _WILL_RUN = re.compile(

@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..models import Job, JobDetails, Partition, Priority
+from ..models import Job, JobDetails, Node, Partition, Priority
 from .options import BY_NAME, OPTIONS
+from .parsers import gpu_count
 
 #: The OpenAPI versions slurm-lab speaks, newest first.
 SUPPORTED_VERSIONS = ("v0.0.38", "v0.0.37", "v0.0.36")
@@ -175,6 +176,29 @@ def parse_priorities(payload: Mapping[str, Any]) -> list[Priority]:
         for j in payload.get("jobs", [])
         if j.get("job_state") == "PENDING"
     ]
+
+
+def parse_nodes(payload: Mapping[str, Any]) -> list[Node]:
+    """``GET nodes`` as node records, as :func:`parsers.parse_nodes` reads scontrol's."""
+    nodes = []
+    for n in payload.get("nodes", []):
+        flags = [str(f).lower() for f in n.get("state_flags") or []]
+        nodes.append(
+            Node(
+                name=n.get("name", ""),
+                state="+".join([str(n.get("state", "")).lower(), *flags]),
+                partitions=list(n.get("partitions") or []),
+                cpus_total=n.get("cpus") or 0,
+                cpus_allocated=n.get("alloc_cpus") or 0,
+                memory_total_mb=n.get("real_memory") or 0,
+                memory_allocated_mb=n.get("alloc_memory") or 0,
+                gpus_total=gpu_count(n.get("gres")),
+                gpus_allocated=gpu_count(n.get("gres_used")),
+                features=_text(n.get("features")),
+                reason=_text(n.get("reason")),
+            )
+        )
+    return nodes
 
 
 #: scontrol's names for the fields the panel's details view leads with.

@@ -33,6 +33,7 @@ from slurm_lab.models import (
     History,
     Job,
     JobDetails,
+    Node,
     OutputChunk,
     Partition,
     Priority,
@@ -183,6 +184,13 @@ class FakeScheduler(Scheduler):
         jobs = [j for j in self.jobs if scope == "all" or j.user == self.user]
         self._leave("list_jobs", failing)
         return jobs
+
+    async def nodes(self) -> list[Node]:
+        """The nodes of a 4-node dev cluster with GPUs, as scontrol printed them."""
+        failing = await self._enter("nodes")
+        nodes = parsers.parse_nodes((FIXTURES / "scontrol_show_node_site.txt").read_text())
+        self._leave("nodes", failing)
+        return nodes
 
     async def priorities(self) -> list[Priority]:
         """Pending jobs in listing order, each a step lower in priority (no factors)."""

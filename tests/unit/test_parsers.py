@@ -168,3 +168,18 @@ def test_durations() -> None:
     assert parsers.durations_to_seconds("0:02") == 2
     assert parsers.durations_to_seconds("30") == 1800
     assert parsers.durations_to_seconds("UNLIMITED") is None
+
+
+def test_nodes_with_gpus_in_use_and_a_down_reason() -> None:
+    from slurm_lab.slurm.parsers import gpu_count, parse_nodes
+
+    nodes = {n.name: n for n in parse_nodes(fixture_text("scontrol_show_node_site.txt"))}
+    assert sorted(nodes) == ["c1", "c2", "c3", "c4", "vm"]
+    c3 = nodes["c3"]
+    assert (c3.gpus_total, c3.gpus_allocated, c3.cpus_total, c3.memory_total_mb) == (2, 0, 2, 2000)
+    assert c3.partitions == ["debug", "long", "gpu"] and c3.state == "allocated"
+    assert nodes["vm"].gpus_total == 0 and nodes["vm"].features is None and nodes["vm"].reason is None
+    line = "NodeName=c2 CPUAlloc=0 CPUTot=2 State=DOWN* RealMemory=2000 Reason=Not responding [slurm@2026-11-21T15:00:00]"
+    (down,) = parse_nodes(line)
+    assert down.state == "down*" and down.reason == "Not responding [slurm@2026-11-21T15:00:00]"
+    assert gpu_count("gpu:a100:1(IDX:0),gpu:v100:2(IDX:1-2)") == 3

@@ -18,7 +18,10 @@ import type {
   IClusterStatus,
   IHistory,
   IJob,
+  IEfficiency,
   IJobDetails,
+  INode,
+  IPendingInfo,
   IJobList,
   IOutputChunk,
   Scope,
@@ -194,8 +197,59 @@ const HISTORY: Fields<IHistory> = {
   message: 'string'
 };
 
+const NODE: Fields<INode> = {
+  name: 'string',
+  state: 'string',
+  partitions: 'array',
+  cpus_total: 'number',
+  cpus_allocated: 'number',
+  memory_total_mb: 'number',
+  memory_allocated_mb: 'number',
+  gpus_total: 'number',
+  gpus_allocated: 'number',
+  features: 'string | null',
+  reason: 'string | null'
+};
+const EFFICIENCY: Fields<IEfficiency> = {
+  job_id: 'string',
+  state: 'string',
+  elapsed_seconds: 'number',
+  cpus: 'number',
+  cpu_seconds: 'number | null',
+  cpu_efficiency: 'number | null',
+  memory_requested_bytes: 'number | null',
+  max_rss_bytes: 'number | null',
+  memory_efficiency: 'number | null',
+  time_limit_seconds: 'number | null',
+  time_efficiency: 'number | null',
+  gpus: 'number',
+  suggestions: 'object',
+  notes: 'array'
+};
+const PENDING: Fields<IPendingInfo> = {
+  reason: 'string | null',
+  explanation: 'string | null',
+  action: 'string | null',
+  expected_start: 'string | null',
+  rank: 'number | null',
+  pending_in_partition: 'number | null',
+  priority: 'number | null',
+  factors: 'object | null'
+};
+
 describe('the API types against openapi.yaml', () => {
   const cases: [string, Record<string, string>, ISchema][] = [
+    ['INode (Node)', NODE, spec.components.schemas.Node],
+    [
+      'IEfficiency (Efficiency)',
+      EFFICIENCY,
+      spec.components.schemas.Efficiency
+    ],
+    [
+      'IPendingInfo (PendingInfo)',
+      PENDING,
+      spec.components.schemas.PendingInfo
+    ],
     ['IJob (Job)', JOB, spec.components.schemas.Job],
     ['IJobList (JobList)', JOB_LIST, spec.components.schemas.JobList],
     [

@@ -6,6 +6,7 @@ import { QueueModel } from '../model';
 import { Choice } from './Choice';
 import { confirmAction } from './confirm';
 import { HistoryView } from './HistoryView';
+import { NodesView } from './NodesView';
 import { JobDetails } from './JobDetails';
 import { ALL_COLUMNS, COMPACT_COLUMNS, IColumn, JobTable } from './JobTable';
 import { useModel, useSignal } from './useModel';
@@ -29,7 +30,8 @@ const ACTIONS: [Action, string, string][] = [
 ];
 const VIEWS = [
   ['queue', 'Queue'],
-  ['history', 'Finished']
+  ['history', 'Finished'],
+  ['nodes', 'Nodes']
 ] as const;
 const SCOPES = [
   ['mine', 'My jobs'],
@@ -184,7 +186,7 @@ export function QueuePanel(props: {
   const [open, setOpen] = useState<string | null>(null);
   const [reveal, setReveal] = useState<string | null>(null);
   const [wanted, setWanted] = useState<string | null>(null);
-  const [view, setView] = useState<'queue' | 'history'>('queue');
+  const [view, setView] = useState<'queue' | 'history' | 'nodes'>('queue');
   const [columns, setColumns] = useState<IColumn[]>(
     props.mode === 'sidebar' ? COMPACT_COLUMNS : ALL_COLUMNS
   );
@@ -314,7 +316,9 @@ export function QueuePanel(props: {
           </button>
         )}
       </div>
-      {view === 'history' ? (
+      {view === 'nodes' ? (
+        <NodesView model={model} />
+      ) : view === 'history' ? (
         <HistoryView scope={scope} />
       ) : (
         <>

@@ -1,0 +1,107 @@
+import React, { useEffect, useMemo, useState } from 'react';
+
+import { getNodes, INode } from '../api';
+import { QueueModel } from '../model';
+import { useSignal } from './useModel';
+
+/** "down*" -> "down": the state without Slurm's markers, for colour and filters. */
+function plainState(state: string): string {
+  return state.split('+')[0].replace(/[*~#$@^%!-]+$/, '');
+}
+
+function usage(used: number, total: number): string {
+  return total ? `${used}/${total}` : '—';
+}
+
+/**
+ * The cluster's nodes (GET nodes): CPUs, memory and GPUs in use and in total, and why a node
+ * is down or drained. Refreshed with the queue's polls; the server asks Slurm once per window.
+ */
+export function NodesView(props: { model: QueueModel }): JSX.Element {
+  const [nodes, setNodes] = useState<INode[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [version, setVersion] = useState(0);
+  const [text, setText] = useState('');
+  useSignal(props.model.changed, () => setVersion(v => v + 1));
+
+  useEffect(() => {
+    let stopped = false;
+    getNodes()
+      .then(r => {
+        if (!stopped) {
+          setNodes(r.nodes);
+          setError(null);
+        }
+      })
+      .catch(e => !stopped && setError(String(e.message ?? e)));
+    return () => {
+      stopped = true;
+    };
+  }, [version]);
+
+  const rows = useMemo(() => {
+    const needle = text.trim().toLowerCase();
+    return (nodes ?? []).filter(
+      n =>
+        !needle ||
+        `${n.name} ${n.state} ${n.partitions.join(' ')} ${n.reason ?? ''}`
+          .toLowerCase()
+          .includes(needle)
+    );
+  }, [nodes, text]);
+  const down = rows.filter(n => n.reason).length;
+
+  return (
+    <div className="jp-SlurmLab-nodes">
+      <div className="jp-SlurmLab-toolbar">
+        <input
+          type="search"
+          aria-label="Filter nodes"
+          placeholder="Filter by name, state, partition…"
+          value={text}
+          onChange={e => setText(e.target.value)}
+        />
+      </div>
+      {error && (
+        <div className="jp-SlurmLab-banner" role="alert">
+          {error}
+        </div>
+      )}
+      {nodes && (
+        <div className="jp-SlurmLab-muted jp-SlurmLab-count">
+          {rows.length} nodes{down ? ` · ${down} down or drained` : ''}
+        </div>
+      )}
+      <div className="jp-SlurmLab-history-table">
+        <table aria-label="Nodes">
+          <thead>
+            <tr>
+              <th scope="col">Node</th>
+              <th scope="col">State</th>
+              <th scope="col">CPUs</th>
+              <th scope="col">Memory (MB)</th>
+              <th scope="col">GPUs</th>
+              <th scope="col">Partitions</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(n => (
+              <tr key={n.name} data-node={n.name}>
+                <td>{n.name}</td>
+                <td data-state={plainState(n.state).toUpperCase()}>
+                  {n.state}
+                </td>
+                <td>{usage(n.cpus_allocated, n.cpus_total)}</td>
+                <td>{usage(n.memory_allocated_mb, n.memory_total_mb)}</td>
+                <td>{usage(n.gpus_allocated, n.gpus_total)}</td>
+                <td>{n.partitions.join(', ')}</td>
+                <td title={n.reason ?? ''}>{n.reason ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}
