@@ -1,14 +1,16 @@
-"""A small Python API over the kernel's session: ``slurm_lab.jobs()``, ``submit()``, ``cancel()``."""
+"""A small Python API over the kernel's session: ``slurm_lab.jobs()``, ``submit()``, ``cancel()``,
+``history()``, ``nodes()``, ``efficiency()``."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 
 from . import validation
 from .cells.session import get_session
-from .frame import jobs_frame
+from .frame import jobs_frame, records_table
 from .models import ActionResult
 from .slurm.states import base_state
 
@@ -35,3 +37,26 @@ def cancel(*job_ids: str) -> list[ActionResult]:
     session = get_session()
     ids = validation.job_ids([str(j) for j in job_ids])
     return session.call(session.service.act("cancel", ids))
+
+
+def history(scope: str = "mine", since: str = "now-7days") -> pd.DataFrame:
+    """Finished jobs since ``since`` (``now-1days``, ``2026-11-01``), from accounting when the
+    cluster has it; ``.attrs["source"]`` and ``.attrs["message"]`` say where they came from."""
+    session = get_session()
+    found = session.call(session.service.history(validation.scope(scope), validation.since(since)))
+    frame = records_table(found.jobs, "job_id")
+    frame.attrs.update(source=found.source, message=found.message)
+    return frame
+
+
+def nodes() -> pd.DataFrame:
+    """Every node: CPUs, memory and GPUs in use and in total, and why it is down or drained."""
+    session = get_session()
+    return records_table(session.call(session.service.nodes()), "name")
+
+
+def efficiency(job_id: str) -> dict[str, Any] | None:
+    """How much of what it held a finished job used, with right-sizing suggestions (accounting)."""
+    session = get_session()
+    found = session.call(session.service.efficiency(validation.job_id(str(job_id))))
+    return asdict(found) if found is not None else None

@@ -24,6 +24,12 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
     return frame.set_index("job_id")
 
 
+def records_table(records: list[Any], index: str) -> pd.DataFrame:
+    """Any list of records (nodes, finished jobs) as a DataFrame indexed by ``index``."""
+    rows = [asdict(r) for r in records]
+    return pd.DataFrame(rows).set_index(index) if rows else pd.DataFrame()
+
+
 _RUN_COLUMNS = ("run_id", "job_id", "state", "created", "backend", "outputs")
 
 

@@ -339,3 +339,22 @@ def test_kernel_verbs_fail_fast_while_the_controller_is_down(
         assert float(seconds) < 3 and "controller" in message.lower()
     # A submit is never cut short, but Slurm's refusal to connect is still the same typed error.
     assert text_of(nb.cells[4]).startswith("ControllerUnavailable")
+
+
+def test_nodes_and_history_as_dataframes(env: dict[str, str], cluster: DevCluster) -> None:
+    import os
+    import subprocess
+
+    nb = execute(
+        notebook(
+            "import slurm_lab\nnodes = slurm_lab.nodes()\nprint(sorted(nodes.index), int(nodes['cpus_total'].sum()))",
+            "done = slurm_lab.history('all', 'now-1days')\nprint(done.attrs['source'], len(done) >= 0)",
+        ),
+        env,
+    )
+    names = subprocess.run(
+        ["sinfo", "-h", "-N", "-o", "%N"], env={**os.environ, **cluster.env}, capture_output=True, text=True
+    ).stdout.split()
+    listed, total = text_of(nb.cells[0]).rsplit("]", 1)
+    assert listed + "]" == str(sorted(set(names))) and int(total) > 0
+    assert text_of(nb.cells[1]).split()[1] == "True"
