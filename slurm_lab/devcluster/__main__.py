@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .cluster import DAEMONS, DevCluster
+from .config import DEFAULT_NODES
 from .errors import DevClusterError
 from .packages import ensure_debian_packages, ensure_packages
 from .sshd import DEFAULT_PORT, DevSSHD
@@ -20,12 +21,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dir", type=Path, help="cluster folder (default: $SLURM_LAB_DEVCLUSTER_DIR or a per-mode default)"
     )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        help="slurmctld's port; the others follow it (default: $SLURM_LAB_DEVCLUSTER_PORT_BASE, the one kept "
+        "in the folder, else 6817 as root, 7817 rootless)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start what is not running and wait until the node is ready")
-    up.add_argument("--timeout", type=float, default=60.0)
+    up = sub.add_parser("up", help="start what is not running and wait until every node is ready")
+    up.add_argument("--timeout", type=float, default=120.0)
+    up.add_argument(
+        "--nodes", type=int, help=f"number of nodes c1..cN (default {DEFAULT_NODES}; kept for later ups)"
+    )
+    up.add_argument(
+        "--accounting",
+        choices=["on", "off"],
+        help="slurmdbd + MariaDB (default on; off: no accounting database; kept for later ups)",
+    )
     down = sub.add_parser("down", help="stop our own daemons (all, or those named)")
     down.add_argument("daemons", nargs="*", choices=[*DAEMONS, []], metavar="DAEMON")
-    sub.add_parser("status", help="show daemons and node state; exit 1 when not ready")
+    sub.add_parser("status", help="show daemons and node states; exit 1 when a node is not ready")
+    node = sub.add_parser("node", help="stop (a failed node) or restart one node's slurmd")
+    node.add_argument("action", choices=["down", "up"])
+    node.add_argument("name", help="c1, c2, ...")
+    node.add_argument("--reason", help="down: also set the node DOWN with this reason at once (scontrol)")
+    node.add_argument("--timeout", type=float, default=60.0, help="up: seconds to wait for the node")
     sub.add_parser("env", help='print shell exports for Slurm clients (eval "$(... env)")')
     token = sub.add_parser("token", help="print a JWT for USER (slurmrestd's X-SLURM-USER-TOKEN)")
     token.add_argument("user")
@@ -47,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 ensure_packages(restd=os.geteuid() == 0)
             return 0
-        return _cluster_command(args, DevCluster(args.dir))
+        return _cluster_command(args, DevCluster(args.dir, port_base=args.port_base))
     except DevClusterError as exc:
         print(f"devcluster: {exc}", file=sys.stderr)
         return 1
@@ -55,16 +75,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _cluster_command(args: argparse.Namespace, cluster: DevCluster) -> int:
     if args.command == "up":
-        cluster.up(timeout=args.timeout)
+        accounting = None if args.accounting is None else args.accounting == "on"
+        cluster.up(timeout=args.timeout, nodes=args.nodes, accounting=accounting)
         print(f"dev cluster ready; export SLURM_CONF={cluster.layout.conf}")
     elif args.command == "down":
         cluster.down(tuple(args.daemons) or DAEMONS)
+    elif args.command == "node":
+        if args.action == "down":
+            cluster.node_down(args.name, args.reason)
+        else:
+            cluster.node_up(args.name, timeout=args.timeout)
     elif args.command == "status":
-        for d in cluster.daemon_status():
-            print(f"{d.name:10} {'running' if d.running else 'stopped':8} pid={d.pid or '-'}")
-        state = cluster.node_state()
-        print(f"node       {state or 'unreachable'}")
-        return 0 if state else 1
+        return _status(cluster)
     elif args.command == "token":
         print(cluster.token(args.user, args.lifespan))
     elif args.command == "sshd":
@@ -81,6 +103,25 @@ def _cluster_command(args: argparse.Namespace, cluster: DevCluster) -> int:
         for key, value in {**cluster.env, **cluster.restd_env}.items():
             print(f"export {key}={shlex.quote(value)}")
     return 0
+
+
+def _status(cluster: DevCluster) -> int:
+    for d in cluster.daemon_status():
+        label = d.name.replace(":", " ")
+        print(f"{label:12} {'running' if d.running else 'stopped':8} pid={d.pid or '-'}")
+    ports = cluster.ports
+    if cluster.accounting:
+        print(f"accounting   on (slurmdbd port {ports.dbd}, MariaDB 127.0.0.1:{ports.mariadb})")
+    else:
+        print("accounting   off (no slurmdbd: sacct -c reads the job-completion log)")
+    states = cluster.node_states()
+    if states is None:
+        print("nodes        unreachable (slurmctld does not answer)")
+        return 1
+    for s in states:
+        reason = f"  {s.reason}" if s.reason and s.reason != "none" else ""
+        print(f"node {s.name:7} {s.state}{reason}")
+    return 0 if all(s.ready for s in states) else 1
 
 
 if __name__ == "__main__":

@@ -27,9 +27,15 @@ REQUIRED = {
     "mungekey": "munge",
     "slurmrestd": "slurmrestd",
     JWT_PLUGIN: "slurm-wlm-jwt-plugin",
+    "slurmdbd": "slurmdbd",
+    "mariadbd": "mariadb-server",
+    "mariadb-install-db": "mariadb-server",
+    "mariadb": "mariadb-client-core",
 }
 #: Only what slurmrestd needs; rootless mode (Binder) does without it.
 RESTD_ONLY = frozenset({"slurmrestd", JWT_PLUGIN})
+#: Only what accounting needs (slurmdbd and its MariaDB); ``--accounting off`` does without it.
+ACCOUNTING_ONLY = frozenset({"slurmdbd", "mariadbd", "mariadb-install-db", "mariadb"})
 POLICY_RC = Path("/usr/sbin/policy-rc.d")
 
 
@@ -40,14 +46,19 @@ def present(what: str) -> bool:
     return any(shutil.which(what, path=folder) for folder in (None, "/usr/sbin"))
 
 
-def missing_programs(restd: bool = True) -> list[str]:
-    """The entries of REQUIRED not on this machine (without slurmrestd's when ``restd`` is False)."""
-    return [p for p in REQUIRED if (restd or p not in RESTD_ONLY) and not present(p)]
+def missing_programs(restd: bool = True, accounting: bool = True) -> list[str]:
+    """The entries of REQUIRED not on this machine (without slurmrestd's when ``restd`` is False, without
+    slurmdbd's and MariaDB's when ``accounting`` is False)."""
+    return [
+        p
+        for p in REQUIRED
+        if (restd or p not in RESTD_ONLY) and (accounting or p not in ACCOUNTING_ONLY) and not present(p)
+    ]
 
 
-def ensure_packages(restd: bool = True) -> None:
+def ensure_packages(restd: bool = True, accounting: bool = True) -> None:
     """Install what the dev cluster needs with apt when missing; explain what to do when we cannot."""
-    missing = missing_programs(restd)
+    missing = missing_programs(restd, accounting)
     if not missing:
         return
     packages = sorted({"slurm-wlm", *(REQUIRED[p] for p in missing)})
@@ -57,7 +68,7 @@ def ensure_packages(restd: bool = True) -> None:
             f"apt-get install {' '.join(packages)}) and run this again"
         )
     install_debian_packages(packages)
-    still = missing_programs(restd)
+    still = missing_programs(restd, accounting)
     if still:
         raise DevClusterError(f"apt-get installed {packages} but {', '.join(still)} still missing")
 
