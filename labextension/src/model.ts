@@ -35,6 +35,11 @@ export class QueueModel {
     });
   }
 
+  /** Every poll, changed or not: for views with data of their own (history, nodes). */
+  get polled(): ISignal<this, void> {
+    return this._polled;
+  }
+
   get changed(): ISignal<this, void> {
     return this._changed;
   }
@@ -175,6 +180,7 @@ export class QueueModel {
       if (answer !== null || hadError) {
         this._changed.emit();
       }
+      this._polled.emit();
     } catch (reason) {
       this._error =
         reason instanceof ApiError
@@ -185,6 +191,7 @@ export class QueueModel {
         this._list = body; // the server's last good data, marked stale
       }
       this._changed.emit();
+      this._polled.emit();
       throw reason; // lets the Poll back off
     }
   }
@@ -225,6 +232,7 @@ export class QueueModel {
   private _list: IJobList | null = null;
   private _error: ApiError | null = null;
   private _changed = new Signal<this, void>(this);
+  private _polled = new Signal<this, void>(this);
   private _finished = new Signal<this, IJob[]>(this);
   private _selectRequested = new Signal<this, string>(this);
 }

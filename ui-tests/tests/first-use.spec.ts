@@ -50,7 +50,8 @@ test('cancelling the pending part of an array leaves its running tasks running (
   page
 }) => {
   execFileSync('scancel', ['--user=root', '--state=RUNNING']);
-  const array = sbatch('--array=0-9', '--job-name=ui-sweep');
+  // Two GPU nodes with two GPUs each: exactly two tasks run, whatever else the cluster has free.
+  const array = sbatch('--array=0-9', '--partition=gpu', '--gres=gpu:2', '--job-name=ui-sweep');
   await openPanel(page);
   const pending = `${array}_[2-9]`;
   await expect(row(page, pending)).toBeVisible({ timeout: 30000 });
@@ -143,30 +144,37 @@ test('header and body share one scroll, column by column; details follow the job
 
 test("a pending job's start is never shown as Slurm's year-ahead guess", async ({ page }) => {
   execFileSync('scancel', ['--user=root', '--state=RUNNING']);
-  const busy = [sbatch('--job-name=ui-busy'), sbatch('--job-name=ui-busy')]; // both CPUs, no time limit
-  const waiting = sbatch('--cpus-per-task=2', '--job-name=ui-waiting');
-  // Backfill (every 30 s) guesses a start a year ahead for a job behind jobs with no time limit.
-  await expect
-    .poll(() => Date.parse(squeue('-j', waiting, '-o', '%S')[0]) - Date.now(), {
-      timeout: 90000,
-      intervals: [2000]
-    })
-    .toBeGreaterThan(300 * 24 * 3600 * 1000);
-  await page.evaluate(() => window.jupyterapp.commands.execute('slurm-lab:open-main'));
-  const main = page.locator('#slurm-lab-queue-main');
-  await main.getByRole('button', { name: 'Refresh' }).click();
-  await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${waiting}"] .jp-SlurmLab-start_time`)).toHaveText('', {
-    timeout: 20000
-  });
-  await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${busy[0]}"] .jp-SlurmLab-start_time`)).toHaveText(
-    /^\d{4}-\d\d-\d\dT/
-  );
-  execFileSync('scancel', [...busy, waiting]);
+  // Jobs with no time limit ahead (a site's unlimited partition), on every CPU of every node.
+  execFileSync('scontrol', ['update', 'PartitionName=debug', 'MaxTime=UNLIMITED']);
+  const nodes = execFileSync('sinfo', ['-h', '-p', 'debug', '-N', '-o', '%N']).toString().split('\n').filter(Boolean);
+  const busy = nodes.map(() => sbatch('--cpus-per-task=2', '--time=UNLIMITED', '--job-name=ui-busy'));
+  const waiting = sbatch('--cpus-per-task=2', '--time=UNLIMITED', '--job-name=ui-waiting');
+  try {
+    // Backfill (every 30 s) guesses a start a year ahead for a job behind jobs with no time limit.
+    await expect
+      .poll(() => Date.parse(squeue('-j', waiting, '-o', '%S')[0]) - Date.now(), {
+        timeout: 90000,
+        intervals: [2000]
+      })
+      .toBeGreaterThan(300 * 24 * 3600 * 1000);
+    await page.evaluate(() => window.jupyterapp.commands.execute('slurm-lab:open-main'));
+    const main = page.locator('#slurm-lab-queue-main');
+    await main.getByRole('button', { name: 'Refresh' }).click();
+    await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${waiting}"] .jp-SlurmLab-start_time`)).toHaveText('', {
+      timeout: 20000
+    });
+    await expect(main.locator(`.jp-SlurmLab-row[data-job-id="${busy[0]}"] .jp-SlurmLab-start_time`)).toHaveText(
+      /^\d{4}-\d\d-\d\dT/
+    );
+  } finally {
+    execFileSync('scancel', [...busy, waiting]);
+    execFileSync('scontrol', ['update', 'PartitionName=debug', 'MaxTime=1:00:00']);
+  }
 });
 
 test('cancelling a whole array is its own choice, and says how many running tasks end', async ({ page }) => {
   execFileSync('scancel', ['--user=root', '--state=RUNNING']);
-  const array = sbatch('--array=0-5', '--job-name=ui-whole');
+  const array = sbatch('--array=0-5', '--partition=gpu', '--gres=gpu:2', '--job-name=ui-whole');
   await openPanel(page);
   await expect(row(page, `${array}_1`)).toBeVisible({ timeout: 30000 });
   await row(page, `${array}_0`).dblclick();
@@ -193,8 +201,8 @@ test('finished jobs in their own tab, from the history endpoint', async ({ page 
   const finished = page.getByRole('table', { name: 'Finished jobs' });
   await expect(finished.locator(`tr[data-job-id="${id}"]`)).toContainText('ui-finished', { timeout: 20000 });
   await expect(finished.locator(`tr[data-job-id="${id}"] .jp-SlurmLab-state`)).toHaveText('COMPLETED');
-  // The dev cluster has no accounting: the tab says where the jobs come from instead.
-  await expect(page.locator('.jp-SlurmLab-history')).toContainText('accounting is disabled');
+  // The dev cluster has accounting (slurmdbd): no fallback message.
+  await expect(page.locator('.jp-SlurmLab-history')).not.toContainText('accounting is disabled');
   await page.getByRole('tab', { name: 'Queue', exact: true }).click();
   await expect(page.getByRole('grid', { name: 'Slurm jobs' })).toBeVisible();
 });

@@ -4,6 +4,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
+import * as path from 'path';
 
 test.use({ autoGoto: true });
 
@@ -26,7 +27,7 @@ test('a held job says why it waits and what to do, on hover and in details', asy
     const why = page.getByRole('region', { name: 'Why it waits' });
     await expect(why).toContainText('Why it waits (JobHeldUser)');
     await expect(why).toContainText('Release it to let it run.');
-    await expect(why).toContainText('Place in line');
+    await expect(why).toContainText('Expected start'); // a held job has no place in line (priority 0)
     expect(execFileSync('squeue', ['-h', '-j', id, '-o', '%r']).toString().trim()).toBe('JobHeldUser');
   } finally {
     execFileSync('scancel', [id]);
@@ -44,4 +45,22 @@ test('the Nodes tab lists every node Slurm has, with its CPUs and state', async 
     const cpus = execFileSync('sinfo', ['-h', '-n', name, '-N', '-o', '%c']).toString().trim().split('\n')[0];
     await expect(line.locator('td').nth(2)).toContainText(`/${cpus}`);
   }
+});
+
+test('a node taken down shows its reason in the Nodes tab within one poll, and comes back', async ({ page }) => {
+  const devcluster = (...args: string[]) =>
+    execFileSync(path.resolve(__dirname, '../../.venv/bin/python'), ['-m', 'slurm_lab.devcluster', ...args]);
+  await page.locator('li[data-id="slurm-lab-queue"]').click();
+  await page.getByRole('tab', { name: 'Nodes' }).click();
+  const c2 = page.getByRole('table', { name: 'Nodes' }).locator('tr[data-node="c2"]');
+  await expect(c2).toBeVisible({ timeout: 20000 });
+  devcluster('node', 'down', 'c2', '--reason', 'disk failed');
+  try {
+    await expect(c2).toContainText('disk failed', { timeout: 15000 }); // one 10 s poll
+    await expect(c2.locator('td').nth(1)).toHaveText(/^down/);
+    expect(execFileSync('sinfo', ['-h', '-n', 'c2', '-o', '%E']).toString().trim()).toBe('disk failed');
+  } finally {
+    devcluster('node', 'up', 'c2');
+  }
+  await expect(c2.locator('td').nth(1)).toHaveText(/^idle|^mix|^alloc/, { timeout: 20000 });
 });

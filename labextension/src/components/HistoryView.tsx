@@ -2,6 +2,8 @@ import React, { useEffect, useMemo, useState } from 'react';
 
 import { getHistory, IHistoricJob, IHistory, Scope } from '../api';
 import { baseState, FAILED } from '../logic';
+import { QueueModel } from '../model';
+import { useSignal } from './useModel';
 
 const WINDOWS: [string, string][] = [
   ['now-1days', 'Last day'],
@@ -20,12 +22,17 @@ const COLUMNS: [keyof IHistoricJob, string][] = [
 ];
 
 /** Finished jobs (GET history): newest first, with where they came from when accounting is off. */
-export function HistoryView(props: { scope: Scope }): JSX.Element {
+export function HistoryView(props: {
+  scope: Scope;
+  model: QueueModel;
+}): JSX.Element {
   const [since, setSince] = useState(WINDOWS[1][0]);
   const [history, setHistory] = useState<IHistory | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [text, setText] = useState('');
   const [version, setVersion] = useState(0);
+  // With the queue's polls: a job that just ended reaches accounting a moment later.
+  useSignal(props.model.polled, () => setVersion(v => v + 1));
 
   useEffect(() => {
     let stopped = false;

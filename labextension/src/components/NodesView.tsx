@@ -22,7 +22,8 @@ export function NodesView(props: { model: QueueModel }): JSX.Element {
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
   const [text, setText] = useState('');
-  useSignal(props.model.changed, () => setVersion(v => v + 1));
+  // Every poll: a node going down changes no job, yet must show within one poll.
+  useSignal(props.model.polled, () => setVersion(v => v + 1));
 
   useEffect(() => {
     let stopped = false;

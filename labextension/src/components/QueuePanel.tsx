@@ -319,7 +319,7 @@ export function QueuePanel(props: {
       {view === 'nodes' ? (
         <NodesView model={model} />
       ) : view === 'history' ? (
-        <HistoryView scope={scope} />
+        <HistoryView scope={scope} model={model} />
       ) : (
         <>
           <div className="jp-SlurmLab-toolbar">
