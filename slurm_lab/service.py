@@ -179,7 +179,8 @@ class SlurmLabService:
         if entry is not None:
             same = [p for p in line if p.partition == entry.partition]
             ahead = len(same)
-            rank = 1 + sum(p.priority > entry.priority for p in same)
+            # Slurm breaks equal priorities by submit order: the lower job id goes first.
+            rank = 1 + sum(_in_line(p) < _in_line(entry) for p in same)
         return PendingInfo(
             reason=None if reason in (None, "None") else reason,
             explanation=explained.text if explained else None,
@@ -319,3 +320,9 @@ def _estimate(start: str | None) -> str | None:
     except ValueError:
         return None
     return start if when - datetime.now() < _NO_ESTIMATE else None
+
+
+def _in_line(entry: Priority) -> tuple[int, int]:
+    """Sort key of a pending job in its partition's line: priority first, then job id."""
+    number = entry.job_id.split("_")[0]
+    return (-entry.priority, int(number) if number.isdigit() else 0)
