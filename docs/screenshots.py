@@ -35,7 +35,12 @@ def run_cells(page: Page) -> None:
         time.sleep(1.5)
 
 
-NAMES = ["train-model", "preprocess", "sweep", "<b>not bold</b>", "analysis"]
+NAMES = ["train-model", "preprocess", "sweep", "<b>not bold</b>", "analysis", "quick-burn"]
+#: 150 MiB and 8 s of CPU with 1.5 GB asked: a finished job with a right-sizing suggestion.
+BURN = (
+    b"#!/bin/sh\n/usr/bin/python3 -c 'import time\nb = bytearray(150 << 20)\nfor i in range(0, len(b), 4096):\n"
+    b"    b[i] = 1\nt = time.process_time()\nwhile time.process_time() - t < 8:\n    pass\n'\n"
+)
 
 
 def cancel_demo_jobs(env: dict[str, str]) -> None:
@@ -54,6 +59,15 @@ def queue_some_jobs(cluster: DevCluster) -> None:
                        ("<b>not bold</b>", ["--hold"]), ("analysis", ["-p", "long", "--hold"])]:  # fmt: skip
         subprocess.run(["sbatch", f"--job-name={name}", "--output=/dev/null", *args], input=b"#!/bin/sh\nsleep 600\n",
                        env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["sbatch", "--job-name=quick-burn", "--output=/dev/null", "--mem=1500M", "--time=30"], input=BURN,
+                   env=env, check=True, capture_output=True)  # fmt: skip
+
+
+def row_named(page: Page, name: str):  # type: ignore[no-untyped-def]
+    """The side panel's row of the demo job called ``name`` (finished ones wait for accounting)."""
+    row = page.locator(".jp-SlurmLab-panel.jp-SlurmLab-sidebar .jp-SlurmLab-row", has_text=name).first
+    row.wait_for(timeout=60_000)
+    return row
 
 
 def main() -> None:
@@ -81,6 +95,19 @@ def main() -> None:
         page.locator(".jp-SlurmLab-row[data-job-id]").nth(1).click()
         time.sleep(1)
         page.screenshot(path=str(DOCS / "panel-light.png"))
+        row_named(page, "train-model").dblclick()
+        page.wait_for_selector("text=Why it waits", timeout=30_000)
+        time.sleep(1)
+        page.screenshot(path=str(DOCS / "pending-details.png"))
+        row_named(page, "quick-burn").dblclick()
+        page.wait_for_selector("text=Efficiency", timeout=90_000)
+        time.sleep(1)
+        page.screenshot(path=str(DOCS / "efficiency.png"))
+        page.get_by_role("tab", name="Nodes").click()
+        page.wait_for_selector("tr[data-node]", timeout=30_000)
+        time.sleep(1)
+        page.screenshot(path=str(DOCS / "nodes-light.png"))
+        page.get_by_role("tab", name="Queue", exact=True).click()
         page.get_by_role("button", name="Open in main area").click()
         page.wait_for_selector("#slurm-lab-queue-main .jp-SlurmLab-row[data-job-id]", timeout=30_000)
         page.locator("#slurm-lab-queue-main .jp-SlurmLab-row[data-job-id]").nth(0).dblclick()
@@ -108,6 +135,10 @@ def main() -> None:
         page.locator(".jp-SlurmLab-row[data-job-id]").nth(1).click()
         time.sleep(2)
         page.screenshot(path=str(DOCS / "panel-dark.png"))
+        page.get_by_role("tab", name="Nodes").first.click()
+        page.wait_for_selector("tr[data-node]", timeout=30_000)
+        time.sleep(1)
+        page.screenshot(path=str(DOCS / "nodes-dark.png"))
         browser.close()
     cancel_demo_jobs({**cluster.env, "PATH": "/usr/bin:/bin"})
 

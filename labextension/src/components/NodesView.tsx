@@ -14,7 +14,8 @@ function usage(used: number, total: number): string {
 }
 
 /**
- * The cluster's nodes (GET nodes): CPUs, memory and GPUs in use and in total, and why a node
+ * The cluster's nodes (GET nodes), the columns people scan first (state, CPUs, GPUs, why
+ * down) leftmost so the default sidebar shows them: CPUs, memory and GPUs in use and in total, and why a node
  * is down or drained. Refreshed with the queue's polls; the server asks Slurm once per window.
  */
 export function NodesView(props: { model: QueueModel }): JSX.Element {
@@ -80,10 +81,10 @@ export function NodesView(props: { model: QueueModel }): JSX.Element {
               <th scope="col">Node</th>
               <th scope="col">State</th>
               <th scope="col">CPUs</th>
-              <th scope="col">Memory (MB)</th>
               <th scope="col">GPUs</th>
-              <th scope="col">Partitions</th>
               <th scope="col">Reason</th>
+              <th scope="col">Memory (MB)</th>
+              <th scope="col">Partitions</th>
             </tr>
           </thead>
           <tbody>
@@ -94,10 +95,10 @@ export function NodesView(props: { model: QueueModel }): JSX.Element {
                   {n.state}
                 </td>
                 <td>{usage(n.cpus_allocated, n.cpus_total)}</td>
-                <td>{usage(n.memory_allocated_mb, n.memory_total_mb)}</td>
                 <td>{usage(n.gpus_allocated, n.gpus_total)}</td>
-                <td>{n.partitions.join(', ')}</td>
                 <td title={n.reason ?? ''}>{n.reason ?? ''}</td>
+                <td>{usage(n.memory_allocated_mb, n.memory_total_mb)}</td>
+                <td>{n.partitions.join(', ')}</td>
               </tr>
             ))}
           </tbody>
