@@ -244,8 +244,10 @@ def test_many_concurrent_readers_share_one_squeue(
 
 def test_actions_on_a_collapsed_pending_row_leave_running_tasks_alone(api: httpx.Client) -> None:
     """The queue shows 64_0, 64_1 running and 64_[2-9] pending: acting on that row acts on exactly it."""
-    # A throttle of 2 keeps the rest pending however many CPUs the cluster has.
-    array = submit(api, "#!/bin/sh\nsleep 120\n", array="0-9%2", output="/dev/null")
+    # Two GPU nodes with two GPUs each: exactly two tasks run, whatever else is free.
+    array = submit(
+        api, "#!/bin/sh\nsleep 120\n", array="0-9", output="/dev/null", partition="gpu", gres="gpu:2"
+    )
 
     def rows() -> dict[str, dict]:
         return {j["job_id"]: j for j in api.get("jobs").json()["jobs"] if j["array_job_id"] == int(array)}
