@@ -14,6 +14,7 @@ from ..models import (
     ActionResult,
     ClusterStatus,
     Efficiency,
+    HistoricJob,
     History,
     Job,
     JobDetails,
@@ -148,3 +149,22 @@ def decode_whole_chars(data: bytes) -> tuple[str, int]:
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     text = decoder.decode(data, final=False)
     return text, len(data) - len(decoder.getstate()[0])
+
+
+def as_historic(job: Job) -> HistoricJob:
+    """A queue record of a finished job as a history record (when accounting cannot say)."""
+    return HistoricJob(
+        job_id=job.job_id,
+        name=job.name,
+        user=job.user,
+        partition=job.partition,
+        state=job.state,
+        exit_code=None,
+        submit_time=job.submit_time,
+        start_time=job.start_time,
+        end_time=job.end_time,
+        elapsed=job.time_used,
+        num_nodes=job.num_nodes,
+        nodes=job.nodes,
+        work_dir=job.work_dir,
+    )

@@ -24,7 +24,6 @@ from ..models import (
     ActionResult,
     ClusterStatus,
     Efficiency,
-    HistoricJob,
     History,
     Job,
     JobDetails,
@@ -40,7 +39,7 @@ from ..slurm import argv as build
 from ..slurm import parsers
 from ..slurm.diagnose import diagnose, error_lines
 from ..slurm.efficiency import parse_efficiency
-from .base import Action, Scheduler
+from .base import Action, Scheduler, as_historic
 
 _ACTION_ARGV = {
     "cancel": build.scancel,
@@ -179,7 +178,7 @@ class CliScheduler(Scheduler):
                         if (user is None or j.user == user) and (j.end_time or "") >= since
                     ]
                     return History(jobs, "jobcomp", f"{disabled}; showing the job-completion log")
-        finished = [_as_historic(j) for j in await self.list_jobs(scope) if j.end_time]
+        finished = [as_historic(j) for j in await self.list_jobs(scope) if j.end_time]
         return History(
             finished,
             "controller",
@@ -277,21 +276,3 @@ def _per_job_errors(stderr: str) -> dict[str, str]:
         if m:
             out.setdefault(m.group(1) or m.group(2), line)
     return out
-
-
-def _as_historic(job: Job) -> HistoricJob:
-    return HistoricJob(
-        job_id=job.job_id,
-        name=job.name,
-        user=job.user,
-        partition=job.partition,
-        state=job.state,
-        exit_code=None,
-        submit_time=job.submit_time,
-        start_time=job.start_time,
-        end_time=job.end_time,
-        elapsed=job.time_used,
-        num_nodes=job.num_nodes,
-        nodes=job.nodes,
-        work_dir=job.work_dir,
-    )

@@ -27,7 +27,6 @@ from ..hosts import Host
 from ..models import (
     ActionResult,
     ClusterStatus,
-    HistoricJob,
     History,
     Job,
     JobDetails,
@@ -41,7 +40,7 @@ from ..slurm import rest
 from ..slurm.diagnose import diagnose
 from ..slurm.directives import UnknownDirective, script_directives
 from ..slurm.options import OPTIONS
-from .base import Action, Scheduler
+from .base import Action, Scheduler, as_historic
 from .jwt import TokenSource
 
 _BY_FLAG = {o.flag: o for o in OPTIONS}
@@ -289,9 +288,7 @@ class SlurmrestdScheduler(Scheduler):
         )
 
     async def history(self, scope: Scope, since: str) -> History:
-        finished = [
-            _as_historic(j) for j in await self.list_jobs(scope) if j.end_time and j.end_time >= since
-        ]
+        finished = [as_historic(j) for j in await self.list_jobs(scope) if j.end_time and j.end_time >= since]
         return History(
             finished,
             "controller",
@@ -417,21 +414,3 @@ def _parsed(parse: Callable[[], T]) -> T:
         raise UnexpectedOutput(
             f"slurmrestd answered with JSON slurm-lab cannot read: {str(exc)[:200]}"
         ) from None
-
-
-def _as_historic(job: Job) -> HistoricJob:
-    return HistoricJob(
-        job_id=job.job_id,
-        name=job.name,
-        user=job.user,
-        partition=job.partition,
-        state=job.state,
-        exit_code=None,
-        submit_time=job.submit_time,
-        start_time=job.start_time,
-        end_time=job.end_time,
-        elapsed=job.time_used,
-        num_nodes=job.num_nodes,
-        nodes=job.nodes,
-        work_dir=job.work_dir,
-    )
