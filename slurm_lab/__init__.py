@@ -28,7 +28,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def __getattr__(name: str) -> Any:
     # The Python API (slurm_lab.jobs(), submit(), cancel()) loads lazily: the server never needs it.
-    if name in ("jobs", "submit", "cancel", "history", "nodes", "efficiency"):
+    if name in ("jobs", "submit", "cancel", "history", "nodes", "efficiency", "account"):
         from . import api
 
         return getattr(api, name)

@@ -1,5 +1,5 @@
 """A small Python API over the kernel's session: ``slurm_lab.jobs()``, ``submit()``, ``cancel()``,
-``history()``, ``nodes()``, ``efficiency()``."""
+``history()``, ``nodes()``, ``efficiency()``, ``account()``."""
 
 from __future__ import annotations
 
@@ -60,3 +60,21 @@ def efficiency(job_id: str) -> dict[str, Any] | None:
     session = get_session()
     found = session.call(session.service.efficiency(validation.job_id(str(job_id))))
     return asdict(found) if found is not None else None
+
+
+def account() -> pd.DataFrame:
+    """Every limit set on the user (per account and QOS) with what is used and left, and the
+    fairshare of each account; one row per limit."""
+    session = get_session()
+    info = session.call(session.service.account())
+    rows = [
+        {"scope": f"account {a.account}", "fairshare": a.fairshare, **asdict(limit)}
+        for a in info.associations
+        for limit in a.limits
+    ] + [
+        {"scope": f"qos {q.name}", "fairshare": None, **asdict(limit)} for q in info.qos for limit in q.limits
+    ]
+    shares = [
+        {"scope": f"account {a.account}", "fairshare": a.fairshare} for a in info.associations if not a.limits
+    ]
+    return pd.DataFrame(rows + shares, columns=["scope", "name", "limit", "used", "left", "fairshare"])

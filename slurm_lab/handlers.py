@@ -223,6 +223,13 @@ class PartitionsHandler(SlurmLabHandler):
         self.send_json({"partitions": partitions})
 
 
+class AccountHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send_json(await self.service.account())
+
+
 class NodesHandler(SlurmLabHandler):
     @web.authenticated
     @authorized
@@ -303,6 +310,7 @@ def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
         (rf"jobs/{_JOB}", JobHandler),
         (r"partitions", PartitionsHandler),
         (r"nodes", NodesHandler),
+        (r"account", AccountHandler),
         (r"options", OptionsHandler),
         (r"status", StatusHandler),
         (r"history", HistoryHandler),

@@ -167,6 +167,43 @@ class Node:
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """One limit Slurm enforces on the user: its name, the limit, what is used and what is left."""
+
+    name: str  # as Slurm names it: "GrpTRESMins cpu", "MaxSubmitJobsPU", "GrpJobs"
+    limit: float
+    used: float
+    left: float
+
+
+@dataclass(frozen=True, slots=True)
+class Association:
+    """The user in one account: fairshare and the limits set on it."""
+
+    account: str
+    partition: str | None
+    is_default: bool
+    fairshare: float | None  # sshare's FairShare, 0..1 (1: has used least)
+    raw_usage: float | None
+    limits: list[Limit]
+
+
+@dataclass(frozen=True, slots=True)
+class QosLimits:
+    name: str
+    limits: list[Limit]  # group limits and this user's per-user limits
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """What the user may still run: associations and QOS, with every limit set and its use."""
+
+    user: str
+    associations: list[Association]
+    qos: list[QosLimits]
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterStatus:
     backend: str
     cluster_name: str | None

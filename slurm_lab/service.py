@@ -29,6 +29,7 @@ from .guard import ControllerGuard
 from .idempotency import Claim, IdempotencyStore, fingerprint
 from .identity import hub_identity_problem
 from .models import (
+    AccountInfo,
     ActionResult,
     ClusterStatus,
     Efficiency,
@@ -78,6 +79,7 @@ class SlurmLabService:
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
         self._nodes: CoalescingCache[str, list[Node]] = CoalescingCache(cache_ttl)
+        self._account: CoalescingCache[str, AccountInfo] = CoalescingCache(cache_ttl)
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
         self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
         #: Finished jobs' efficiency: sacct once per job per window, a bounded number of jobs.
@@ -121,6 +123,11 @@ class SlurmLabService:
 
     async def partitions(self) -> list[Partition]:
         return await self._partitions.value("partitions", self._fetch_partitions)
+
+    async def account(self) -> AccountInfo:
+        """The user's share and limits, one look per window; needs the right identity."""
+        self.check_identity()
+        return await self._account.value("account", lambda: self.guard.run(self.scheduler.account))
 
     async def nodes(self) -> list[Node]:
         """Every node, one listing per window for every client."""

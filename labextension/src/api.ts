@@ -287,6 +287,31 @@ export interface INode {
   reason: string | null;
 }
 
+/** One limit on the user: what is used and what is left (GET account). */
+export interface ILimit {
+  name: string;
+  limit: number;
+  used: number;
+  left: number;
+}
+
+export interface IAccountInfo {
+  user: string;
+  associations: {
+    account: string;
+    partition: string | null;
+    is_default: boolean;
+    fairshare: number | null;
+    raw_usage: number | null;
+    limits: ILimit[];
+  }[];
+  qos: { name: string; limits: ILimit[] }[];
+}
+
+export function getAccount(): Promise<IAccountInfo> {
+  return requestAPI('account');
+}
+
 export function getNodes(): Promise<{ nodes: INode[] }> {
   return requestAPI('nodes');
 }

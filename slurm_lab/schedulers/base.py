@@ -11,6 +11,7 @@ from traitlets.config import LoggingConfigurable
 from ..errors import NotSupported, SlurmLabError
 from ..hosts import Host
 from ..models import (
+    AccountInfo,
     ActionResult,
     ClusterStatus,
     Efficiency,
@@ -81,6 +82,10 @@ class Scheduler(LoggingConfigurable):
         """How much of what it held a finished job used (from accounting); None when Slurm has no
         record of it yet. AccountingDisabled (501) without accounting."""
         raise NotSupported(f"the {self.name} backend cannot read job efficiency")
+
+    async def account(self) -> AccountInfo:
+        """The user's fairshare and every association and QOS limit set on them, with its use."""
+        raise NotSupported(f"the {self.name} backend cannot show account limits")
 
     async def nodes(self) -> list[Node]:
         """Every node: CPUs, memory and GPUs, in use and in total, and why it is down or drained."""

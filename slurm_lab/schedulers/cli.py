@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pwd
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from ..errors import (
 )
 from ..hosts import Host
 from ..models import (
+    AccountInfo,
     ActionResult,
     ClusterStatus,
     Efficiency,
@@ -37,6 +39,7 @@ from ..models import (
 from ..runner import CommandResult
 from ..slurm import argv as build
 from ..slurm import parsers
+from ..slurm.account import parse_account
 from ..slurm.diagnose import diagnose, error_lines
 from ..slurm.efficiency import parse_efficiency
 from .base import Action, Scheduler, as_historic
@@ -204,6 +207,18 @@ class CliScheduler(Scheduler):
             raise
         return _parsed("sacct", lambda: parse_efficiency(result.stdout, job_id))
 
+    async def account(self) -> AccountInfo:
+        limits, shares = await asyncio.gather(
+            self.run(build.assoc_mgr(self.user)), self.run(build.sshare(self.user))
+        )
+        for result in (limits, shares):
+            if result.returncode != 0:
+                if "accounting storage is disabled" in result.stderr.lower():
+                    raise AccountingDisabled("Slurm accounting is disabled on this cluster")
+                raise diagnose(result.argv[0], result.returncode, result.stderr)
+        uid = _uid_of(self.user)
+        return _parsed("scontrol", lambda: parse_account(limits.stdout, shares.stdout, self.user, uid))
+
     async def nodes(self) -> list[Node]:
         result = await self.check(build.scontrol_show_nodes())
         return _parsed("scontrol", lambda: parsers.parse_nodes(result.stdout))
@@ -276,3 +291,11 @@ def _per_job_errors(stderr: str) -> dict[str, str]:
         if m:
             out.setdefault(m.group(1) or m.group(2), line)
     return out
+
+
+def _uid_of(user: str) -> int | None:
+    """The numeric id assoc_mgr lists per-user QOS limits under (this machine's view of it)."""
+    try:
+        return pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return None

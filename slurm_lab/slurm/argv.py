@@ -125,6 +125,17 @@ def scontrol_show_nodes() -> list[str]:
     return ["scontrol", "show", "node", "--oneliner", "--details"]
 
 
+def assoc_mgr(user: str) -> list[str]:
+    """The user's associations and the QOS, each limit with its use (the controller's view)."""
+    return ["scontrol", "show", "assoc_mgr", f"users={user}", "flags=assoc,qos"]
+
+
+def sshare(user: str) -> list[str]:
+    """The user's fairshare in each of their accounts."""
+    return ["sshare", "-U", "-P", "-n", f"--users={user}",
+            "-o", "Account,User,RawShares,NormShares,RawUsage,EffectvUsage,FairShare"]  # fmt: skip
+
+
 def sprio() -> list[str]:
     """Every pending job's priority and its weighted factors (priority/multifactor only)."""
     return ["sprio", "-h", "-o", SPRIO_FORMAT]

@@ -126,6 +126,10 @@ def test_every_pending_reason_is_produced_and_explained(api: httpx.Client, site:
 def test_a_qos_submit_limit_is_slurms_refusal_in_words(api: httpx.Client, site: DevCluster) -> None:
     jobs = [submit(api, qos="limited", hold=True) for _ in range(3)]
     try:
+        account = api.get("account").json()
+        limited = {lim["name"]: lim for q in account["qos"] if q["name"] == "limited" for lim in q["limits"]}
+        assert (limited["MaxSubmitJobsPU"]["used"], limited["MaxSubmitJobsPU"]["left"]) == (3, 0)
+        assert {a["account"] for a in account["associations"]} == {"physics", "biology"}
         r = api.post("jobs", json={"script": HELD, "options": {"qos": "limited", "hold": True}})
         assert r.status_code == 400 and r.json()["reason"] == "slurm_rejected"
         assert "Job violates accounting/QOS policy" in r.json()["message"]

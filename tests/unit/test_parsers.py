@@ -183,3 +183,18 @@ def test_nodes_with_gpus_in_use_and_a_down_reason() -> None:
     (down,) = parse_nodes(line)
     assert down.state == "down*" and down.reason == "Not responding [slurm@2026-11-21T15:00:00]"
     assert gpu_count("gpu:a100:1(IDX:0),gpu:v100:2(IDX:1-2)") == 3
+
+
+def test_account_limits_with_their_use_from_assoc_mgr_and_sshare() -> None:
+    from slurm_lab.slurm.account import parse_account
+
+    info = parse_account(
+        fixture_text("scontrol_show_assoc_mgr.txt"), fixture_text("sshare.txt"), "slab-alice", 1001
+    )
+    accounts = {a.account: a for a in info.associations}
+    assert set(accounts) == {"physics", "biology"} and accounts["physics"].is_default
+    assert accounts["physics"].fairshare == 0.333333 and accounts["biology"].fairshare == 1.0
+    (limited,) = info.qos  # only QOS with a limit set; "normal" has none
+    limits = {lim.name: lim for lim in limited.limits}
+    assert limited.name == "limited" and limits["MaxSubmitJobsPU"].limit == 3
+    assert limits["GrpTRESMins cpu"].limit == 600 and limits["GrpTRESMins cpu"].left == 600

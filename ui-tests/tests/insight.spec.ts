@@ -64,3 +64,15 @@ test('a node taken down shows its reason in the Nodes tab within one poll, and c
   }
   await expect(c2.locator('td').nth(1)).toHaveText(/^idle|^mix|^alloc/, { timeout: 20000 });
 });
+
+test('My account shows fairshare per account and the limits set, with what is left', async ({ page }) => {
+  await page.locator('li[data-id="slurm-lab-queue"]').click();
+  await page.getByRole('tab', { name: 'Account' }).click();
+  const shares = page.getByRole('table', { name: 'Fairshare' });
+  const accounts = execFileSync('sshare', ['-U', '-P', '-n', '-o', 'Account']).toString().split('\n').filter(Boolean);
+  for (const account of accounts) {
+    await expect(shares.locator(`tr[data-account="${account.trim()}"]`)).toBeVisible({ timeout: 20000 });
+  }
+  const qosLimit = page.getByRole('table', { name: 'Limits' }).locator('tr[data-limit="QOS limited GrpTRESMins cpu"]');
+  await expect(qosLimit).toContainText('600');
+});

@@ -7,6 +7,7 @@ import { Choice } from './Choice';
 import { confirmAction } from './confirm';
 import { HistoryView } from './HistoryView';
 import { NodesView } from './NodesView';
+import { AccountView } from './AccountView';
 import { JobDetails } from './JobDetails';
 import { ALL_COLUMNS, COMPACT_COLUMNS, IColumn, JobTable } from './JobTable';
 import { useModel, useSignal } from './useModel';
@@ -31,7 +32,8 @@ const ACTIONS: [Action, string, string][] = [
 const VIEWS = [
   ['queue', 'Queue'],
   ['history', 'Finished'],
-  ['nodes', 'Nodes']
+  ['nodes', 'Nodes'],
+  ['account', 'Account']
 ] as const;
 const SCOPES = [
   ['mine', 'My jobs'],
@@ -186,7 +188,9 @@ export function QueuePanel(props: {
   const [open, setOpen] = useState<string | null>(null);
   const [reveal, setReveal] = useState<string | null>(null);
   const [wanted, setWanted] = useState<string | null>(null);
-  const [view, setView] = useState<'queue' | 'history' | 'nodes'>('queue');
+  const [view, setView] = useState<'queue' | 'history' | 'nodes' | 'account'>(
+    'queue'
+  );
   const [columns, setColumns] = useState<IColumn[]>(
     props.mode === 'sidebar' ? COMPACT_COLUMNS : ALL_COLUMNS
   );
@@ -316,7 +320,9 @@ export function QueuePanel(props: {
           </button>
         )}
       </div>
-      {view === 'nodes' ? (
+      {view === 'account' ? (
+        <AccountView model={model} />
+      ) : view === 'nodes' ? (
         <NodesView model={model} />
       ) : view === 'history' ? (
         <HistoryView scope={scope} model={model} />
