@@ -1,8 +1,8 @@
-import React, { useEffect, useState } from 'react';
+import React from 'react';
 
 import { getAccount, IAccountInfo, ILimit } from '../api';
 import { QueueModel } from '../model';
-import { useSignal } from './useModel';
+import { usePolledFetch } from './useModel';
 
 function LimitRows(props: { scope: string; limits: ILimit[] }): JSX.Element {
   return (
@@ -28,25 +28,11 @@ function LimitRows(props: { scope: string; limits: ILimit[] }): JSX.Element {
  * on me with what is used and what is left. Refreshed with the queue's polls.
  */
 export function AccountView(props: { model: QueueModel }): JSX.Element {
-  const [info, setInfo] = useState<IAccountInfo | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [version, setVersion] = useState(0);
-  useSignal(props.model.polled, () => setVersion(v => v + 1));
-
-  useEffect(() => {
-    let stopped = false;
-    getAccount()
-      .then(a => {
-        if (!stopped) {
-          setInfo(a);
-          setError(null);
-        }
-      })
-      .catch(e => !stopped && setError(String(e.message ?? e)));
-    return () => {
-      stopped = true;
-    };
-  }, [version]);
+  const { data: info, error } = usePolledFetch<IAccountInfo>(
+    props.model,
+    getAccount,
+    []
+  );
 
   return (
     <div className="jp-SlurmLab-account">

@@ -1,9 +1,9 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 
 import { getHistory, IHistoricJob, IHistory, Scope } from '../api';
 import { baseState, FAILED } from '../logic';
 import { QueueModel } from '../model';
-import { useSignal } from './useModel';
+import { usePolledFetch } from './useModel';
 
 const WINDOWS: [string, string][] = [
   ['now-1days', 'Last day'],
@@ -27,23 +27,17 @@ export function HistoryView(props: {
   model: QueueModel;
 }): JSX.Element {
   const [since, setSince] = useState(WINDOWS[1][0]);
-  const [history, setHistory] = useState<IHistory | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [text, setText] = useState('');
-  const [version, setVersion] = useState(0);
   // With the queue's polls: a job that just ended reaches accounting a moment later.
-  useSignal(props.model.polled, () => setVersion(v => v + 1));
-
-  useEffect(() => {
-    let stopped = false;
-    setError(null);
-    getHistory(props.scope, since)
-      .then(h => !stopped && setHistory(h))
-      .catch(e => !stopped && setError(String(e.message ?? e)));
-    return () => {
-      stopped = true;
-    };
-  }, [props.scope, since, version]);
+  const {
+    data: history,
+    error,
+    refresh
+  } = usePolledFetch<IHistory>(
+    props.model,
+    () => getHistory(props.scope, since),
+    [props.scope, since]
+  );
+  const [text, setText] = useState('');
 
   const rows = useMemo(() => {
     const needle = text.trim().toLowerCase();
@@ -81,7 +75,7 @@ export function HistoryView(props: {
           className="jp-SlurmLab-button"
           aria-label="Refresh history"
           title="Refresh"
-          onClick={() => setVersion(v => v + 1)}
+          onClick={refresh}
         >
           ⟳
         </button>

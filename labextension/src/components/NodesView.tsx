@@ -1,8 +1,8 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 
 import { getNodes, INode } from '../api';
 import { QueueModel } from '../model';
-import { useSignal } from './useModel';
+import { usePolledFetch } from './useModel';
 
 /** "down*" -> "down": the state without Slurm's markers, for colour and filters. */
 function plainState(state: string): string {
@@ -19,27 +19,10 @@ function usage(used: number, total: number): string {
  * is down or drained. Refreshed with the queue's polls; the server asks Slurm once per window.
  */
 export function NodesView(props: { model: QueueModel }): JSX.Element {
-  const [nodes, setNodes] = useState<INode[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [version, setVersion] = useState(0);
-  const [text, setText] = useState('');
   // Every poll: a node going down changes no job, yet must show within one poll.
-  useSignal(props.model.polled, () => setVersion(v => v + 1));
-
-  useEffect(() => {
-    let stopped = false;
-    getNodes()
-      .then(r => {
-        if (!stopped) {
-          setNodes(r.nodes);
-          setError(null);
-        }
-      })
-      .catch(e => !stopped && setError(String(e.message ?? e)));
-    return () => {
-      stopped = true;
-    };
-  }, [version]);
+  const { data, error } = usePolledFetch(props.model, getNodes, []);
+  const nodes: INode[] | null = data?.nodes ?? null;
+  const [text, setText] = useState('');
 
   const rows = useMemo(() => {
     const needle = text.trim().toLowerCase();

@@ -36,3 +36,35 @@ export function useModel(model: QueueModel): number {
   useSignal(model.changed, () => setVersion(v => v + 1));
   return version;
 }
+
+/**
+ * Data of a view's own (history, nodes, account): fetched now, again on every poll of `model`
+ * (changed or not), when `deps` change, and on `refresh()`. The last data stay while a fetch
+ * fails; `error` says why until one succeeds.
+ */
+export function usePolledFetch<T>(
+  model: QueueModel,
+  fetch: () => Promise<T>,
+  deps: readonly unknown[]
+): { data: T | null; error: string | null; refresh: () => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [version, setVersion] = useState(0);
+  const refresh = () => setVersion(v => v + 1);
+  useSignal(model.polled, refresh);
+  useEffect(() => {
+    let stopped = false;
+    fetch()
+      .then(value => {
+        if (!stopped) {
+          setData(value);
+          setError(null);
+        }
+      })
+      .catch(e => !stopped && setError(String(e.message ?? e)));
+    return () => {
+      stopped = true;
+    };
+  }, [...deps, version]);
+  return { data, error, refresh };
+}
