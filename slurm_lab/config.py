@@ -159,6 +159,21 @@ class SlurmLab(Configurable):
         Example: c.SlurmLab.idempotency_ttl = 7 * 86400""",
     )
 
+    scripts_dir = Unicode(
+        "",
+        config=True,
+        help="""Folder on the Jupyter side where the script and options of every job submitted
+        through slurm-lab are kept (one private file per job), so "Resubmit" offers the job as it
+        was sent. Empty means "slurm_lab/scripts" in the Jupyter data folder; "none" keeps nothing.
+        Default: "". Example: c.SlurmLab.scripts_dir = "/home/alice/.slurm-lab/scripts" """,
+    )
+    scripts_kept = Int(
+        2000,
+        config=True,
+        help="""How many submitted scripts to keep; the oldest go first. Default: 2000.
+        Example: c.SlurmLab.scripts_kept = 10000""",
+    )
+
     runs_dir = Unicode(
         "~/.slurm-lab/runs",
         config=True,

@@ -69,6 +69,17 @@ class ControllerUnavailable(SlurmLabError):
         self.retry_after = retry_after
 
 
+class AccountingUnavailable(SlurmLabError):
+    """slurmdbd (Slurm's accounting: sacct, sacctmgr) did not answer while slurmctld may be fine:
+    the queue keeps working; history and efficiency wait. Try again after ``retry_after`` seconds."""
+
+    reason = "accounting_unavailable"
+
+    def __init__(self, message: str, retry_after: int = 5, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.retry_after = retry_after
+
+
 class BackendUnavailable(SlurmLabError):
     """The Slurm client tools cannot be reached or are not set up (missing CLI, no slurm.conf, SSH down)."""
 

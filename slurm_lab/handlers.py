@@ -42,6 +42,7 @@ STATUS: dict[type[errors.SlurmLabError], int] = {
     errors.CommandFailed: 502,
     errors.UnexpectedOutput: 502,
     errors.ControllerUnavailable: 503,
+    errors.AccountingUnavailable: 503,
     errors.BackendUnavailable: 503,
     errors.CommandTimeout: 504,
 }
@@ -94,7 +95,9 @@ class SlurmLabHandler(APIHandler):
         self.finish(to_json(obj))
 
     def set_retry_after(self, error: errors.SlurmLabError) -> None:
-        if isinstance(error, errors.ControllerUnavailable | errors.BackendUnavailable):
+        if isinstance(
+            error, errors.ControllerUnavailable | errors.AccountingUnavailable | errors.BackendUnavailable
+        ):
             self.set_header("Retry-After", str(self.retry_after))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -178,6 +181,14 @@ class JobHandler(SlurmLabHandler):
         await act_on_one(self.service, "cancel", validation.job_id(job_id))
         self.set_status(204)
         self.finish()
+
+
+class JobScriptHandler(SlurmLabHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        """What made the job (script and options), to submit it again."""
+        self.send_json(await self.service.job_script(validation.job_id(job_id)))
 
 
 class JobActionHandler(SlurmLabHandler):
@@ -307,6 +318,7 @@ def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
         (r"jobs/actions", JobsActionsHandler),
         (rf"jobs/{_JOB}/(?P<action>hold|release)", JobActionHandler),
         (rf"jobs/{_JOB}/output", JobOutputHandler),
+        (rf"jobs/{_JOB}/script", JobScriptHandler),
         (rf"jobs/{_JOB}", JobHandler),
         (r"partitions", PartitionsHandler),
         (r"nodes", NodesHandler),

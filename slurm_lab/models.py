@@ -98,6 +98,17 @@ class JobDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class JobScript:
+    """What made a job, to submit it again: its script and options; ``source`` says whose copy
+    ("kept": slurm-lab's at submit time, "controller": ``scontrol write batch_script``)."""
+
+    job_id: str
+    script: str
+    options: dict[str, str | bool]
+    source: Literal["kept", "controller"]
+
+
+@dataclass(frozen=True, slots=True)
 class SubmitResult:
     job_id: str
 
@@ -110,6 +121,8 @@ class WillRun:
     nodes: str | None
     partition: str | None
     processors: int | None
+    #: The association and QOS limits it would run into (see slurm/limits.py).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +243,8 @@ class HistoricJob:
     num_nodes: int | None
     nodes: str | None
     work_dir: str | None
+    #: Once the job has ended and accounting has its record; None from the fallbacks.
+    efficiency: Efficiency | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from jupyter_core.paths import jupyter_data_dir
 from .cache import CoalescingCache
 from .errors import (
     AccountingDisabled,
+    AccountingUnavailable,
     IdempotencyConflict,
     InvalidInput,
     JobNotFound,
@@ -36,6 +37,7 @@ from .models import (
     History,
     Job,
     JobDetails,
+    JobScript,
     Node,
     OutputChunk,
     Partition,
@@ -48,7 +50,11 @@ from .models import (
 )
 from .queue import QueueView, RenderedJobs
 from .schedulers import Action, Scheduler
+from .scripts import ScriptStore
+from .slurm.limits import limit_warnings
+from .slurm.parsers import durations_to_seconds
 from .slurm.reasons import explain
+from .slurm.resubmit import options_from_fields, options_from_flags
 from .slurm.states import TERMINAL, base_state
 
 if TYPE_CHECKING:
@@ -67,8 +73,11 @@ class SlurmLabService:
         idempotency: IdempotencyStore,
         output_chunk_bytes: int,
         identity_error: UnknownUser | None = None,
+        scripts: ScriptStore | None = None,
     ) -> None:
         self.scheduler = scheduler
+        #: What every job submitted here was sent with, for "Resubmit".
+        self.scripts = scripts or ScriptStore(None)
         #: Set when Slurm would act as someone other than the hub user: "my" jobs, submits and
         #: actions are then refused with it (see identity.py).
         self.identity_error = identity_error
@@ -98,13 +107,16 @@ class SlurmLabService:
         Only the server keeps idempotency keys on disk (``keep_keys``): one writer per file.
         """
         scheduler = lab.make_scheduler()
-        path = Path(lab.idempotency_file or Path(jupyter_data_dir()) / "slurm_lab" / "idempotency.jsonl")
+        data = Path(jupyter_data_dir()) / "slurm_lab"
+        path = Path(lab.idempotency_file or data / "idempotency.jsonl")
+        scripts = None if lab.scripts_dir == "none" else Path(lab.scripts_dir or data / "scripts")
         return cls(
             scheduler,
             cache_ttl=lab.cache_ttl,
             idempotency=IdempotencyStore(path.expanduser() if keep_keys else None, lab.idempotency_ttl),
             output_chunk_bytes=lab.output_chunk_bytes,
             identity_error=hub_identity_problem(scheduler.user, lab.check_hub_user),
+            scripts=ScriptStore(scripts.expanduser() if scripts else None, lab.scripts_kept),
         )
 
     def check_identity(self) -> None:
@@ -156,18 +168,21 @@ class SlurmLabService:
         state = base_state(details.fields.get("JobState", ""))
         if state == "PENDING":
             return replace(details, pending=await self._pending(details))
-        if state in TERMINAL:
+        if state in TERMINAL and details.efficiency is None:
             return replace(details, efficiency=await self.efficiency(job_id))
         return details
 
     async def efficiency(self, job_id: str) -> Efficiency | None:
         """A finished job's use of what it held, once per job (it no longer changes); None while
-        accounting has no record (or no accounting: the rest of an answer stands without it)."""
+        accounting has no record (or no accounting: the rest of an answer stands without it).
+
+        None too while slurmdbd cannot answer: the cache remembers that failure for one window
+        only, so the efficiency is back as soon as slurmdbd is."""
         try:
             return await self._efficiency.value(
                 job_id, lambda: self.guard.run(lambda: self.scheduler.efficiency(job_id))
             )
-        except (AccountingDisabled, NotSupported):
+        except (AccountingDisabled, AccountingUnavailable, NotSupported):
             return None
 
     async def _pending(self, details: JobDetails) -> PendingInfo:
@@ -213,7 +228,9 @@ class SlurmLabService:
         self.check_identity()
         try:
             if key is None:
-                return await self.guard.run_to_end(lambda: self.scheduler.submit(script, flags)), False
+                result = await self.guard.run_to_end(lambda: self.scheduler.submit(script, flags))
+                self.scripts.keep(result.job_id, script, flags)
+                return result, False
             # One flag per option: their order is the client's JSON order, not a different request.
             digest = fingerprint(script.decode("utf-8"), sorted(flags))
             async with self.idempotency.claim(key, digest) as claim:
@@ -258,12 +275,42 @@ class SlurmLabService:
                 exc.extra["outcome"] = "unknown"
             raise
         self.idempotency.succeeded(claim, result.job_id)
+        self.scripts.keep(result.job_id, script, flags)
         return result
+
+    async def job_script(self, job_id: str) -> JobScript:
+        """What made a job, to submit it again: the script and options kept when slurm-lab sent
+        it, else the script the controller still keeps (``scontrol write batch_script``) with the
+        options its record shows; JobNotFound when neither has it."""
+        self.check_identity()
+        try:
+            details: JobDetails | None = await self.details(job_id)
+        except JobNotFound:
+            details = None
+        fields = details.fields if details else {}
+        kept = self.scripts.find(job_id)
+        if kept is not None and kept.matches(fields.get("SubmitTime")):
+            return JobScript(job_id, kept.script, options_from_flags(kept.flags), "kept")
+        if details is None or details.source != "controller":
+            raise JobNotFound(
+                f"Slurm no longer has the script of job {job_id}, and it was not submitted "
+                "through slurm-lab here"
+            )
+        text = await self.guard.run(lambda: self.scheduler.batch_script(job_id))
+        return JobScript(job_id, text, options_from_fields(fields), "controller")
 
     async def will_run(self, script: bytes, flags: Sequence[str]) -> WillRun:
         """Slurm's answer to "when and where would this start?" (``test_only``); makes no job."""
         self.check_identity()
-        return await self.guard.run(lambda: self.scheduler.will_run(script, flags))
+        answer = await self.guard.run(lambda: self.scheduler.will_run(script, flags))
+        try:
+            account = await self.account()
+            partition = next((p for p in await self.partitions() if p.name == answer.partition), None)
+        except SlurmLabError:
+            return answer  # the limits are a bonus: Slurm's own answer stands without them
+        default = durations_to_seconds(partition.default_time or partition.max_time) if partition else None
+        minutes = default / 60 if default is not None else None
+        return replace(answer, warnings=limit_warnings(account, flags, answer.processors, minutes))
 
     async def act(self, action: Action, job_ids: Sequence[str]) -> list[ActionResult]:
         self.check_identity()
@@ -279,13 +326,17 @@ class SlurmLabService:
             raise OutputNotAvailable(f"{job_id} are pending array tasks: they have no output yet")
         key = "StdOut" if stream == "stdout" else "StdErr"
         try:
-            details = await self.details(job_id)
-            path, owner = details.fields.get(key), details.user_id
+            details: JobDetails | None = await self.details(job_id)
         except JobNotFound:
-            job = self.queue.known_job(job_id)
-            if job is None:
-                raise
+            details = None
+        if details is not None and details.source == "controller":
+            path, owner = details.fields.get(key), details.user_id
+        elif job := self.queue.known_job(job_id):  # accounting does not keep output paths
             path, owner = (job.stdout_path if stream == "stdout" else job.stderr_path), job.user_id
+        elif details is None:
+            raise JobNotFound("no such job (Slurm: Invalid job id specified)")
+        else:
+            raise OutputNotAvailable(f"Slurm no longer says where job {job_id} wrote its output")
         if not path or path in {"(null)", "/dev/null"}:
             raise OutputNotAvailable(f"job {job_id} has no {stream} file")
         if owner is None:

@@ -87,6 +87,8 @@ export interface IHistoricJob {
   num_nodes: number | null;
   nodes: string | null;
   work_dir: string | null;
+  /** Once it ended, from accounting; null from the fallbacks (no slurmdbd). */
+  efficiency: IEfficiency | null;
 }
 
 export interface IHistory {
@@ -263,6 +265,8 @@ export interface IWillRun {
   nodes: string | null;
   partition: string | null;
   processors: number | null;
+  /** Association and QOS limits it would run into, in plain words. */
+  warnings: string[];
 }
 
 export function willRun(
@@ -318,6 +322,19 @@ export function getNodes(): Promise<{ nodes: INode[] }> {
 
 export function getDetails(jobId: string): Promise<IJobDetails> {
   return requestAPI(`jobs/${encodeURIComponent(jobId)}`);
+}
+
+/** What made a job, to submit it again (GET jobs/{id}/script). */
+export interface IJobScript {
+  job_id: string;
+  script: string;
+  options: Record<string, string | boolean>;
+  /** "kept": slurm-lab's copy from submit time; "controller": Slurm's copy. */
+  source: 'kept' | 'controller';
+}
+
+export function getJobScript(jobId: string): Promise<IJobScript> {
+  return requestAPI(`jobs/${encodeURIComponent(jobId)}/script`);
 }
 
 export function getOutput(

@@ -15,11 +15,11 @@ import { PathExt } from '@jupyterlab/coreutils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import React from 'react';
 
-import { getOptions, ISbatchOption, willRun } from './api';
+import { getJobScript, getOptions, ISbatchOption, willRun } from './api';
 import { IPanelCommands, QueuePanel } from './components/QueuePanel';
 import { ISubmitValue, SubmitForm } from './components/SubmitForm';
 import { slurmIcon } from './icon';
-import { contentsPath, copyOfJob, underRoot } from './logic';
+import { contentsPath, copyOfFields, formOptions, underRoot } from './logic';
 import { QueueModel } from './model';
 
 /** The command ids (the browser tests and users' shortcuts name them). */
@@ -103,7 +103,11 @@ export async function openSubmitDialog(
         form.setNote(
           `Slurm would start it at ${will.expected_start ?? 'an unknown time'} on ` +
             `${will.nodes ?? 'unknown nodes'} (${will.processors ?? '?'} CPUs, partition ` +
-            `${will.partition ?? 'default'}). No job was made.`
+            `${will.partition ?? 'default'}). No job was made.` +
+            (will.warnings.length
+              ? ' But it would run into these limits:'
+              : ''),
+          will.warnings
         );
       } catch (reason) {
         form.setError(reason);
@@ -130,6 +134,39 @@ export async function openSubmitDialog(
 }
 
 /**
+ * The submit form's start for resubmitting `jobId`: the script and options slurm-lab kept, or
+ * Slurm's copy of the script, else (nobody has it any more) the job's settings and a stub.
+ * `suggestions` (right-sizing) are offered, or already applied with `apply`.
+ */
+export async function resubmitValue(
+  jobId: string,
+  fields: Record<string, string>,
+  suggestions: Record<string, string>,
+  apply: boolean
+): Promise<ISubmitValue> {
+  let value: ISubmitValue;
+  try {
+    const found = await getJobScript(jobId);
+    value = {
+      script: found.script,
+      options: formOptions(found.options),
+      origin:
+        found.source === 'kept'
+          ? `Job ${jobId}'s script and options, as slurm-lab submitted them.`
+          : `Job ${jobId}'s script as Slurm keeps it, with the options its record shows.`
+    };
+  } catch (reason) {
+    value = {
+      ...copyOfFields(jobId, fields),
+      origin: `Job ${jobId}'s settings; its script is gone (${String(
+        (reason as Error).message ?? reason
+      )}).`
+    };
+  }
+  return { ...value, suggestions, applySuggestions: apply };
+}
+
+/**
  * Register the commands, the file browser's context menu item and the palette entries.
  * Returns what the queue panels ask of JupyterLab.
  */
@@ -140,8 +177,10 @@ export function registerCommands(
   const { model, root, fileBrowser, palette } = context;
   const commands: IPanelCommands = {
     submit: () => void app.commands.execute(CommandIDs.submit),
-    copyAsNew: (job, suggestions) =>
-      void openSubmitDialog(app, model, copyOfJob(job, suggestions)),
+    resubmit: (jobId, fields, suggestions, apply) =>
+      void resubmitValue(jobId, fields, suggestions ?? {}, apply ?? false).then(
+        value => openSubmitDialog(app, model, value)
+      ),
     openFile: path => void app.commands.execute('docmanager:open', { path }),
     openFolder: path =>
       void app.commands.execute('filebrowser:go-to-path', {

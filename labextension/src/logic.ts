@@ -335,26 +335,40 @@ export function contentsPath(root: string | null, path: string): string | null {
   return path.startsWith(`${base}/`) ? path.slice(base.length + 1) : null;
 }
 
-/** The submit form's start for "Copy as new job": a stub script and the job's own settings. */
-export function copyOfJob(
-  job: IJob,
-  suggestions: Record<string, string> = {}
-): {
-  script: string;
-  options: Record<string, string>;
-} {
-  const copy = {
-    script: `#!/bin/bash\n# Copied from job ${job.job_id}: put its commands here.\n\n`,
+/**
+ * The submit form's start for a job whose script nobody has any more: a stub script and the
+ * settings its record shows (`fields` of GET jobs/{id}).
+ */
+export function copyOfFields(
+  jobId: string,
+  fields: Record<string, string>
+): { script: string; options: Record<string, string> } {
+  return {
+    script: `#!/bin/bash\n# Copied from job ${jobId}: put its commands here.\n\n`,
     options: Object.fromEntries(
       Object.entries({
-        job_name: job.name,
-        partition: job.partition,
-        time: job.time_limit ?? '',
-        nodes: String(job.num_nodes || ''),
-        chdir: job.work_dir ?? ''
-      }).filter(([, v]) => v && v !== 'UNLIMITED')
+        job_name: fields['JobName'],
+        partition: fields['Partition'],
+        time: fields['TimeLimit'],
+        nodes: (fields['NumNodes'] ?? '').split('-')[0],
+        chdir: fields['WorkDir']
+      }).filter(
+        (e): e is [string, string] =>
+          !!e[1] && !['UNLIMITED', 'Partition_Limit', '(null)'].includes(e[1])
+      )
     )
   };
-  // Right-sizing from the job's efficiency wins over what it asked for.
-  return { ...copy, options: { ...copy.options, ...suggestions } };
+}
+
+/** Submit options as the form holds them: switches as 'true'. */
+export function formOptions(
+  options: Record<string, string | boolean>
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== false) {
+      out[key] = value === true ? 'true' : value;
+    }
+  }
+  return out;
 }

@@ -78,6 +78,10 @@ class Scheduler(LoggingConfigurable):
         comment, for :meth:`find_submitted`."""
         raise NotImplementedError
 
+    async def batch_script(self, job_id: str) -> str:
+        """The script the controller keeps for a job it still has; JobNotFound once it is gone."""
+        raise NotSupported(f"the {self.name} backend cannot read a job's batch script from Slurm")
+
     async def efficiency(self, job_id: str) -> Efficiency | None:
         """How much of what it held a finished job used (from accounting); None when Slurm has no
         record of it yet. AccountingDisabled (501) without accounting."""

@@ -16,6 +16,7 @@ from ..errors import (
     CommandTimeout,
     ControllerUnavailable,
     JobFinished,
+    JobNotFound,
     OutputNotAvailable,
     SlurmLabError,
     UnexpectedOutput,
@@ -106,8 +107,21 @@ class CliScheduler(Scheduler):
         return _parsed("squeue", lambda: parsers.parse_queue(result.stdout, nonce))
 
     async def job_details(self, job_id: str) -> JobDetails:
-        result = await self.check(build.scontrol_show_job(job_id))
+        """The controller's record while it has the job, then accounting's (with efficiency)."""
+        try:
+            result = await self.check(build.scontrol_show_job(job_id))
+        except JobNotFound:
+            if "[" in job_id or (found := await self._accounted(job_id)) is None:
+                raise
+            return found
         return _parsed("scontrol", lambda: parsers.parse_job_details(result.stdout, job_id))
+
+    async def _accounted(self, job_id: str) -> JobDetails | None:
+        nonce = secrets.token_urlsafe(6)
+        result = await self.run(build.sacct_job(job_id, nonce))
+        if result.returncode != 0:
+            return None  # no accounting, or it cannot answer: "not found" stands
+        return _parsed("sacct", lambda: parsers.parse_accounted_job(result.stdout, nonce, job_id))
 
     async def partitions(self) -> list[Partition]:
         result = await self.check(build.sinfo_partitions())
@@ -161,8 +175,10 @@ class CliScheduler(Scheduler):
     async def history(self, scope: Scope, since: str) -> History:
         user = self.user if scope == "mine" else None
         try:
-            result = await self.check(build.sacct(since, user))
-            return History(parsers.parse_history(result.stdout), "accounting")
+            nonce = secrets.token_urlsafe(6)
+            result = await self.check(build.sacct(since, nonce, user))
+            jobs = _parsed("sacct", lambda: parsers.parse_history(result.stdout, nonce))
+            return History(jobs, "accounting")
         except SlurmLabError as exc:
             if "accounting storage is disabled" not in exc.message.lower():
                 raise
@@ -197,6 +213,13 @@ class CliScheduler(Scheduler):
     async def submit(self, script: bytes, flags: Sequence[str], tag: str | None = None) -> SubmitResult:
         result = await self.check(build.sbatch(flags, tag), stdin=script)
         return SubmitResult(_parsed("sbatch", lambda: parsers.parse_sbatch_job_id(result.stdout)))
+
+    async def batch_script(self, job_id: str) -> str:
+        result = await self.check(build.scontrol_batch_script(job_id))
+        if "retrieval failed" in result.stderr or not result.stdout:
+            # Slurm 22.05 exits 0 here: "job script retrieval failed: Invalid job id specified".
+            raise diagnose("scontrol", 1, result.stderr or "Invalid job id specified")
+        return result.stdout
 
     async def efficiency(self, job_id: str) -> Efficiency | None:
         try:

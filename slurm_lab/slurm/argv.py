@@ -40,9 +40,13 @@ QUEUE_TEXT_FIELDS: tuple[tuple[str, str], ...] = (
 
 PARTITION_FORMAT = FIELD_SEP.join(["%R", "%a", "%l", "%L", "%D", "%C", "%N", "%P"])
 
-HISTORY_FIELDS = (
-    "JobID,JobName,User,Partition,State,ExitCode,Submit,Start,End,Elapsed,NNodes,NodeList,WorkDir"
-)
+#: sacct's fields for the history: the job's id, then the two a user chooses (name, folder),
+#: then fixed ones, ending with one that never holds a newline (where records meet).
+HISTORY_FIELDS: tuple[str, ...] = (
+    "JobID", "JobName", "WorkDir", "User", "UID", "Account", "Partition", "QOS", "State",
+    "ExitCode", "Submit", "Start", "End", "Elapsed", "NNodes", "NodeList", "Timelimit",
+    "ElapsedRaw", "TotalCPU", "AllocCPUS", "MaxRSS", "TimelimitRaw", "AllocTRES",
+)  # fmt: skip
 
 
 def queue_separators(nonce: str) -> tuple[str, str]:
@@ -120,6 +124,11 @@ def sacct_efficiency(job_id: str) -> list[str]:
             "-o", EFFICIENCY_FIELDS]  # fmt: skip
 
 
+def scontrol_batch_script(job_id: str) -> list[str]:
+    """The job's batch script as the controller keeps it, on stdout ("-")."""
+    return ["scontrol", "write", "batch_script", job_id, "-"]
+
+
 def scontrol_show_nodes() -> list[str]:
     """Every node, one line each, with the GPUs in use (``-d``: GresUsed)."""
     return ["scontrol", "show", "node", "--oneliner", "--details"]
@@ -176,9 +185,22 @@ def scontrol_show_config() -> list[str]:
     return ["scontrol", "show", "config"]
 
 
-def sacct(start: str, user: str | None = None) -> list[str]:
-    """Jobs since ``start`` from accounting (slurmdbd), one line per allocation."""
-    argv = ["sacct", "--noheader", "--parsable2", "--allocations"]
-    argv += [f"--format={HISTORY_FIELDS}", f"--starttime={start}"]
+def history_separator(nonce: str) -> str:
+    """sacct's field separator for one call: fresh and random, so no job name or folder holds it."""
+    return "\x1f" + nonce
+
+
+def sacct(start: str, nonce: str, user: str | None = None) -> list[str]:
+    """Jobs since ``start`` from accounting (slurmdbd), each with its steps (their MaxRSS gives
+    the efficiency), fields split by :func:`history_separator`."""
+    argv = ["sacct", "--noheader", "--parsable2", f"--delimiter={history_separator(nonce)}"]
+    argv += [f"--format={','.join(HISTORY_FIELDS)}", f"--starttime={start}"]
     argv += [f"--user={user}"] if user else ["--allusers"]
     return argv
+
+
+def sacct_job(job_id: str, nonce: str) -> list[str]:
+    """One job and its steps from accounting, in :data:`HISTORY_FIELDS` (once the controller
+    has forgotten it)."""
+    return ["sacct", "--noheader", "--parsable2", f"--delimiter={history_separator(nonce)}",
+            f"--format={','.join(HISTORY_FIELDS)}", "-j", job_id]  # fmt: skip

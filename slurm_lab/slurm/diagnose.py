@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ..errors import (
+    AccountingUnavailable,
     BackendUnavailable,
     CommandFailed,
     ControllerUnavailable,
@@ -17,6 +18,10 @@ from ..errors import (
 
 #: The CLIs could not get a credential from munged (stopped, wrong socket): not the controller.
 _MUNGE = re.compile(r"Munge (?:encode|decode) failed: (.+)|Failed to access \"([^\"]+)\"")
+#: slurmdbd cannot answer sacct/sacctmgr (stopped: "Connection refused"; its database down: "Unable
+#: to connect to database"; frozen: "No response to persist_init"): not the controller, whose
+#: queue still answers. Checked first: these lines carry "Connection refused" too.
+_ACCOUNTING_DOWN = ("Problem talking to the database", "Sending PersistInit msg", "slurm_persist_conn_open")
 _CONTROLLER_DOWN = (
     "Unable to contact slurm controller",
     "Socket timed out on send/recv",
@@ -51,6 +56,10 @@ def diagnose(tool: str, returncode: int, stderr: str) -> SlurmLabError:
     munge = _MUNGE.search(stderr)
     if munge:
         return BackendUnavailable(f"munge: {munge.group(1) or munge.group(0)}")
+    if any(s in stderr for s in _ACCOUNTING_DOWN):
+        return AccountingUnavailable(
+            f"Slurm accounting (slurmdbd) unavailable: {_first_meaningful(lines, _ACCOUNTING_DOWN[:1])}"
+        )
     if any(s in stderr for s in _CONTROLLER_DOWN):
         return ControllerUnavailable(f"Slurm controller unavailable: {_first_meaningful(lines)}")
     if returncode == _PERMISSION_RC or any(s in stderr for s in _PERMISSION):

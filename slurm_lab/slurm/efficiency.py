@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 
 from ..models import Efficiency
-from .argv import FIELD_SEP
+from .argv import EFFICIENCY_FIELDS, FIELD_SEP
+from .states import base_state
 
 _UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 #: Under this share of what was held, a suggestion is worth making.
@@ -61,19 +63,26 @@ def _gib(nbytes: float) -> str:
 
 def parse_efficiency(text: str, job_id: str) -> Efficiency | None:
     """The efficiency of ``job_id`` from ``sacct --parsable2`` rows of the job and its steps."""
-    rows = [line.split(FIELD_SEP) for line in text.splitlines() if line.strip()]
-    job = next((r for r in rows if r[0] == job_id), None)
+    names = EFFICIENCY_FIELDS.split(",")
+    lines = [line.split(FIELD_SEP) for line in text.splitlines() if line.strip()]
+    rows = [dict(zip(names, cells, strict=False)) for cells in lines]
+    job = next((r for r in rows if r.get("JobID") == job_id), None)
     if job is None:
         return None
-    _, state, elapsed_raw, total_cpu, cpus, _, limit_raw, alloc_tres = job[:8]
-    elapsed = int(elapsed_raw or 0)
-    ncpus = int(cpus or 0)
-    cpu_seconds = slurm_seconds(total_cpu)
-    steps = [r for r in rows if r[0].startswith(f"{job_id}.")]
-    rss = [b for r in steps if (b := size_bytes(r[5])) is not None]
+    return efficiency_of(job_id, job, [r for r in rows if r.get("JobID", "").startswith(f"{job_id}.")])
+
+
+def efficiency_of(job_id: str, job: Mapping[str, str], steps: Iterable[Mapping[str, str]]) -> Efficiency:
+    """The efficiency of one job from its sacct row and its steps' rows (keyed by sacct's field
+    names: State, ElapsedRaw, TotalCPU, AllocCPUS, TimelimitRaw, AllocTRES; MaxRSS per step)."""
+    elapsed = int(job.get("ElapsedRaw") or 0)
+    ncpus = int(job.get("AllocCPUS") or 0)
+    cpu_seconds = slurm_seconds(job.get("TotalCPU", ""))
+    rss = [b for r in steps if (b := size_bytes(r.get("MaxRSS", ""))) is not None]
     max_rss = max(rss) if rss else None
-    tres = _tres(alloc_tres)
+    tres = _tres(job.get("AllocTRES", ""))
     requested = size_bytes(tres["mem"]) if "mem" in tres else None
+    limit_raw = job.get("TimelimitRaw", "")
     limit = int(limit_raw) * 60 if limit_raw.isdigit() else None
     gpus = int(tres.get("gres/gpu", "0") or 0)
     cpu_eff = cpu_seconds / (elapsed * ncpus) if cpu_seconds is not None and elapsed and ncpus else None
@@ -94,6 +103,7 @@ def parse_efficiency(text: str, job_id: str) -> Efficiency | None:
         if want < ncpus:
             suggestions["cpus_per_task"] = str(want)
             notes.append(f"kept {cpu_eff * ncpus:.1f} of {ncpus} CPUs busy: --cpus-per-task={want}")
+    state = base_state(job.get("State", "")) or "UNKNOWN"
     return Efficiency(
         job_id, state, elapsed, ncpus, cpu_seconds, cpu_eff, requested, max_rss, mem_eff, limit,
         time_eff, gpus, suggestions, notes,

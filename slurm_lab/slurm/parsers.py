@@ -7,8 +7,10 @@ import re
 
 from ..errors import JobNotFound, UnexpectedOutput
 from ..models import HistoricJob, Job, JobDetails, Node, Partition, Priority, WillRun
+from . import argv
 from .argv import FIELD_SEP, PRIORITY_FACTORS, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
-from .states import base_state
+from .efficiency import efficiency_of
+from .states import TERMINAL, base_state
 
 log = logging.getLogger("slurm_lab.parsers")
 
@@ -256,33 +258,85 @@ def parse_will_run(text: str) -> WillRun:
     return WillRun(m["start"], m["nodes"], m["partition"], int(m["cpus"]))
 
 
-def parse_history(text: str) -> list[HistoricJob]:
-    """``sacct --parsable2`` with :data:`argv.HISTORY_FIELDS` (13 fields, ``|``-separated)."""
-    jobs = []
-    for line in text.splitlines():
-        f = line.split("|")
-        if len(f) < 13:
-            continue
-        if len(f) > 13:  # a '|' in the job name
-            f[1 : len(f) - 11] = ["|".join(f[1 : len(f) - 11])]
-        jobs.append(
-            HistoricJob(
-                job_id=f[0],
-                name=f[1],
-                user=re.sub(r"\(\d+\)$", "", f[2]),
-                partition=_opt(f[3]),
-                state=base_state(f[4]) if f[4] else "UNKNOWN",
-                exit_code=_opt(f[5]),
-                submit_time=_opt(f[6]),
-                start_time=_opt(f[7]),
-                end_time=_opt(f[8]),
-                elapsed=_opt(f[9]),
-                num_nodes=int(f[10]) if f[10].isdigit() else None,
-                nodes=_opt(f[11]),
-                work_dir=_opt(f[12]),
-            )
-        )
-    return jobs
+def parse_history(text: str, nonce: str) -> list[HistoricJob]:
+    """sacct's rows (:data:`argv.HISTORY_FIELDS`, split by :func:`argv.history_separator`) as
+    finished jobs, each with its efficiency once it has ended."""
+    rows, steps = _accounting_rows(text, nonce)
+    return [_historic(r, steps.get(r["JobID"], [])) for r in rows]
+
+
+def parse_accounted_job(text: str, nonce: str, job_id: str) -> JobDetails | None:
+    """One job's record from accounting (:func:`argv.sacct_job`) in ``scontrol show job``'s
+    words, with its efficiency once it ended; None when accounting has no such job."""
+    rows, steps = _accounting_rows(text, nonce)
+    r = next((r for r in rows if r["JobID"] == job_id), None)
+    if r is None:
+        return None
+    job = _historic(r, steps.get(job_id, []))
+    limit = durations_to_seconds(r["Timelimit"])
+    fields = {
+        "JobId": job_id,
+        "JobName": job.name,
+        "UserId": f"{job.user}({r['UID']})",
+        "Account": r["Account"],
+        "QOS": r["QOS"],
+        "JobState": job.state,
+        "ExitCode": job.exit_code or "",
+        "Partition": job.partition or "",
+        "NodeList": job.nodes or "",
+        "NumNodes": str(job.num_nodes or ""),
+        "NumCPUs": r["AllocCPUS"],
+        "RunTime": job.elapsed or "",
+        "TimeLimit": r["Timelimit"] if limit is not None else "",
+        "SubmitTime": job.submit_time or "",
+        "StartTime": job.start_time or "",
+        "EndTime": job.end_time or "",
+        "WorkDir": job.work_dir or "",
+        "TRES": r["AllocTRES"],
+    }
+    uid = int(r["UID"]) if r["UID"].isdigit() else None
+    fields = {k: v for k, v in fields.items() if v not in ("", "Unknown", "None")}
+    return JobDetails(job_id, "accounting", fields, uid, efficiency=job.efficiency)
+
+
+def _accounting_rows(text: str, nonce: str) -> tuple[list[dict[str, str]], dict[str, list[dict[str, str]]]]:
+    """sacct's records as dicts: the jobs, and each job's steps by job id."""
+    width = len(argv.HISTORY_FIELDS)
+    rows: list[dict[str, str]] = []
+    row: list[str] = []
+    for cell in text.split(argv.history_separator(nonce)):
+        if len(row) == width - 1:  # the record's last field, a newline, the next record's first
+            last, _, first = cell.partition("\n")
+            rows.append(dict(zip(argv.HISTORY_FIELDS, [*row, last], strict=True)))
+            row = [first]
+        else:
+            row.append(cell)
+    steps: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        job_id, dot, _ = r["JobID"].partition(".")
+        if dot:
+            steps.setdefault(job_id, []).append(r)
+    return [r for r in rows if "." not in r["JobID"]], steps
+
+
+def _historic(r: dict[str, str], steps: list[dict[str, str]]) -> HistoricJob:
+    state = base_state(r["State"]) if r["State"] else "UNKNOWN"
+    return HistoricJob(
+        job_id=r["JobID"],
+        name=r["JobName"],
+        user=re.sub(r"\(\d+\)$", "", r["User"]),
+        partition=_opt(r["Partition"]),
+        state=state,
+        exit_code=_opt(r["ExitCode"]),
+        submit_time=_opt(r["Submit"]),
+        start_time=_opt(r["Start"]),
+        end_time=_opt(r["End"]),
+        elapsed=_opt(r["Elapsed"]),
+        num_nodes=int(r["NNodes"]) if r["NNodes"].isdigit() else None,
+        nodes=_opt(r["NodeList"]),
+        work_dir=_opt(r["WorkDir"]),
+        efficiency=efficiency_of(r["JobID"], r, steps) if state in TERMINAL else None,
+    )
 
 
 def parse_jobcomp(text: str) -> list[HistoricJob]:

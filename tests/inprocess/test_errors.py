@@ -8,6 +8,7 @@ import pytest
 from slurm_lab import handlers
 from slurm_lab.errors import (
     AccountingDisabled,
+    AccountingUnavailable,
     BackendUnavailable,
     CommandFailed,
     CommandTimeout,
@@ -34,6 +35,7 @@ ERRORS = [
     (BackendUnavailable("munge: Socket communication error"), 503),
     (ProgramNotFound("scontrol: not found on this host"), 503),  # not in STATUS: its base's
     (ControllerUnavailable("Slurm controller unavailable: Connection refused"), 503),
+    (AccountingUnavailable("Slurm accounting (slurmdbd) unavailable: Connection refused"), 503),
     (UnexpectedOutput("scontrol show job 17 answered about 18, not job 17"), 502),
     (CommandFailed("scontrol failed (exit 1): no message"), 502),
 ]
@@ -49,7 +51,7 @@ async def test_typed_errors_map_to_http_as_status_says(
     assert reply.code == status
     assert reply.headers["Content-Type"] == "application/json"
     assert reply.json == {"message": error.message, "reason": error.reason}
-    unavailable = isinstance(error, ControllerUnavailable | BackendUnavailable)
+    unavailable = isinstance(error, ControllerUnavailable | AccountingUnavailable | BackendUnavailable)
     assert reply.headers.get("Retry-After") == (str(RETRY_AFTER) if unavailable else None)
     assert b"Traceback" not in reply.body and b'File "' not in reply.body
 

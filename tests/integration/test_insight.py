@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import ROOTFUL, SERVER_USER, lab_server, wait_for
+from tests.helpers import ROOTFUL, SERVER_USER, lab_server, rpc_count, slurm_as, wait_for
 
 HELD = "#!/bin/sh\ntrue\n"
 #: 300 MiB resident and 12 s of CPU, then done: a known burn to check efficiency against.
@@ -33,8 +33,10 @@ def _env(cluster: DevCluster) -> dict[str, str]:
     return {**os.environ, **cluster.env}
 
 
-def admin(cluster: DevCluster, *argv: str) -> str:
-    return subprocess.run(argv, env=_env(cluster), capture_output=True, text=True, check=True).stdout
+def admin(cluster: DevCluster, *argv: str, input: str | None = None) -> str:
+    return subprocess.run(
+        argv, env=_env(cluster), capture_output=True, text=True, check=True, input=input
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +153,52 @@ def test_efficiency_matches_a_known_burn_within_ten_percent(api: httpx.Client, s
     assert eff["cpu_efficiency"] > 0.8
     assert eff["suggestions"]["mem"] in ("400M", "500M") and eff["suggestions"]["time"] == "5"
     assert eff["notes"][0].startswith("used 0.3 GB of 1 GB: --mem=")
+    # The history listing carries the same figures (one sacct for every job in it).
+    listed = {j["job_id"]: j for j in api.get("history", params={"since": "now-1days"}).json()["jobs"]}
+    assert listed[job_id]["efficiency"]["cpu_seconds"] == eff["cpu_seconds"]
+    assert listed[job_id]["efficiency"]["suggestions"] == eff["suggestions"]
+    # Resubmit it right-sized: its kept script and options, the suggestions applied, a new job.
+    kept = api.get(f"jobs/{job_id}/script").json()
+    assert kept["source"] == "kept" and kept["script"] == BURN
+    assert kept["options"] == {"output": "/dev/null", "mem": "1G", "time": "10", "cpus_per_task": "1"}
+    again = submit(api, kept["script"], **{**kept["options"], **eff["suggestions"], "hold": True})
+    try:
+        record = api.get(f"jobs/{again}").json()["fields"]
+        assert record["MinMemoryNode"] == eff["suggestions"]["mem"] and record["TimeLimit"] == "00:05:00"
+    finally:
+        admin(site, "scancel", again)
+
+
+def test_resubmit_a_job_submitted_elsewhere(api: httpx.Client, site: DevCluster) -> None:
+    """Slurm's own copy of the script (scontrol write batch_script) with the options its record
+    shows; another user's job is theirs alone."""
+    script = "#!/bin/bash\n#SBATCH --comment=elsewhere\necho 'from the command line'\n"
+    mine = slurm_as(site, SERVER_USER, "sbatch", "--parsable", "-H", "-J", "cli job", "-t", "7", "--mem=300M",
+                    "-o", "/dev/null", stdin=script).strip()  # fmt: skip
+    theirs = slurm_as(site, "slab-bob", "sbatch", "--parsable", "-H", "-o", "/dev/null", stdin=script).strip()
+    try:
+        got = api.get(f"jobs/{mine}/script").json()
+        assert got["source"] == "controller" and got["script"] == script
+        assert got["options"]["job_name"] == "cli job" and got["options"]["time"] == "00:07:00"
+        assert got["options"]["mem"] == "300M" and got["options"]["partition"] == "debug"
+        r = api.get(f"jobs/{theirs}/script")
+        assert r.status_code == 403 and script not in r.text
+        assert api.get("jobs/99999999/script").status_code == 404
+    finally:
+        admin(site, "scancel", mine, theirs)
+
+
+def test_will_it_run_flags_the_limits_it_would_hit(api: httpx.Client, site: DevCluster) -> None:
+    """Slurm says "would start" for a request that then pends on the QOS's CPU-minutes: the
+    answer says so, and no job is made."""
+    before = rpc_count(site, "REQUEST_SUBMIT_BATCH_JOB")
+    r = api.post("jobs", json={"script": HELD, "test_only": True,
+                                "options": {"qos": "limited", "partition": "long", "time": "2-00:00:00",
+                                            "cpus_per_task": "2"}})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["expected_start"] and body["partition"] == "long"
+    assert any("CPU-minutes" in w and "QOS limited" in w for w in body["warnings"]), body
+    small = api.post("jobs", json={"script": HELD, "test_only": True, "options": {"time": "5"}}).json()
+    assert small["warnings"] == []
+    assert rpc_count(site, "REQUEST_SUBMIT_BATCH_JOB") == before

@@ -29,6 +29,8 @@ def test_sbatch_tag_joins_the_comment() -> None:
 
 
 def test_sacct() -> None:
-    a = argv.sacct("2026-11-01", "alice")
-    assert "--user=alice" in a and "--starttime=2026-11-01" in a and "--allocations" in a
-    assert "--allusers" in argv.sacct("2026-11-01")
+    a = argv.sacct("2026-11-01", "n0nce", "alice")
+    assert "--user=alice" in a and "--starttime=2026-11-01" in a and "--delimiter=\x1fn0nce" in a
+    assert "--allocations" not in a  # the steps' MaxRSS gives the memory efficiency
+    assert "--allusers" in argv.sacct("2026-11-01", "n0nce")
+    assert argv.sacct_job("12_3", "n0nce")[-2:] == ["-j", "12_3"]

@@ -13,6 +13,28 @@ MUNGE_DOWN = (
     "squeue: error: slurm_send_node_msg: auth_g_create: REQUEST_JOB_INFO has authentication error\n"
     "slurm_load_jobs error: Protocol authentication error\n"
 )
+#: slurmdbd stopped (``devcluster down slurmdbd``): sacct and sacctmgr as Slurm 22.05 prints them.
+DBD_DOWN_SACCT = (
+    "sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:vm:6819: Connection refused\n"
+    "sacct: error: Sending PersistInit msg: Connection refused\n"
+    "sacct: error: Problem talking to the database: Connection refused\n"
+)
+DBD_DOWN_SACCTMGR = (
+    "sacctmgr: error: slurm_persist_conn_open_without_init: failed to open persistent connection to host:vm:6819: Connection refused\n"
+    "sacctmgr: error: Sending PersistInit msg: Connection refused\n"
+)
+#: slurmdbd running, its MariaDB stopped.
+DB_DOWN_SACCT = (
+    "sacct: error: slurm_persist_conn_open: Something happened with the receiving/processing of the persistent connection init message to vm:6819: Unable to connect to database\n"
+    "sacct: error: Sending PersistInit msg: Unable to connect to database\n"
+    "sacct: error: Problem talking to the database: Unable to connect to database\n"
+)
+#: slurmdbd frozen (SIGSTOP): after 45 s.
+DBD_FROZEN_SACCT = (
+    "sacct: error: slurm_persist_conn_open: No response to persist_init\n"
+    "sacct: error: Sending PersistInit msg: Resource temporarily unavailable\n"
+    "sacct: error: Problem talking to the database: Resource temporarily unavailable\n"
+)
 CASES = [
     ("squeue", 1, "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n", errors.ControllerUnavailable),
     ("squeue", 1, "squeue: error: resolve_ctls_from_dns_srv: res_nsearch error: Unknown host\nsqueue: fatal: Could not establish a configuration source\n", errors.BackendUnavailable),
@@ -29,6 +51,10 @@ CASES = [
     ("scancel", 0, "scancel: error: Kill job error on job id 10: Job/step already completing or completed\n", errors.JobFinished),
     ("squeue", 1, MUNGE_DOWN, errors.BackendUnavailable),
     ("sbatch", 1, "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n", errors.ControllerUnavailable),
+    ("sacct", 1, DBD_DOWN_SACCT, errors.AccountingUnavailable),
+    ("sacctmgr", 1, DBD_DOWN_SACCTMGR, errors.AccountingUnavailable),
+    ("sacct", 1, DB_DOWN_SACCT, errors.AccountingUnavailable),
+    ("sacct", 1, DBD_FROZEN_SACCT, errors.AccountingUnavailable),
 ]  # fmt: skip
 
 
@@ -50,3 +76,22 @@ def test_a_munge_outage_is_named_as_such_not_as_the_controller() -> None:
     error = diagnose("squeue", 1, MUNGE_DOWN)
     assert error.message.startswith("munge: Failed to access")
     assert "controller" not in error.message.lower()
+
+
+def test_slurmdbd_down_is_accounting_not_the_controller() -> None:
+    """Its lines say "Connection refused" too: accounting is recognised before the controller."""
+    sacct = diagnose("sacct", 1, DBD_DOWN_SACCT)
+    assert isinstance(sacct, errors.AccountingUnavailable) and not isinstance(sacct, errors.ControllerUnavailable)
+    assert sacct.reason == "accounting_unavailable" and sacct.retry_after > 0
+    assert sacct.message == (
+        "Slurm accounting (slurmdbd) unavailable: Problem talking to the database: Connection refused"
+    )
+    assert diagnose("sacctmgr", 1, DBD_DOWN_SACCTMGR).message == (
+        "Slurm accounting (slurmdbd) unavailable: Sending PersistInit msg: Connection refused"
+    )
+    assert diagnose("sacct", 1, DB_DOWN_SACCT).message.endswith(
+        "Problem talking to the database: Unable to connect to database"
+    )
+    # A refused connection to slurmctld is still the controller.
+    refused = "squeue: error: slurm_load_jobs error: Connection refused\n"
+    assert type(diagnose("squeue", 1, refused)) is errors.ControllerUnavailable

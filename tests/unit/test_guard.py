@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from slurm_lab.errors import ControllerUnavailable
+from slurm_lab.errors import AccountingUnavailable, ControllerUnavailable
 from slurm_lab.guard import ControllerGuard
 
 
@@ -65,3 +65,19 @@ async def test_changes_run_to_the_end() -> None:
     guard = ControllerGuard(backend, probe_after=0.01)  # type: ignore[arg-type]
     assert await guard.run_to_end(lambda: slow(0.1, "submitted")) == "submitted"
     assert backend.pings == 0
+
+
+@pytest.mark.asyncio
+async def test_accounting_down_does_not_mark_the_controller_down() -> None:
+    """slurmdbd stopped: sacct fails at once, but squeue and the rest must not pay for it."""
+    backend = Pinger(up=True)
+    guard = ControllerGuard(backend, probe_after=0.05)  # type: ignore[arg-type]
+
+    async def sacct() -> None:
+        raise AccountingUnavailable("Slurm accounting (slurmdbd) unavailable: Connection refused")
+
+    with pytest.raises(AccountingUnavailable):
+        await guard.run(sacct)
+    assert not guard.down
+    assert await guard.run(lambda: slow(0.0)) == "done"
+    assert backend.pings == 0  # the next read runs without a probe first

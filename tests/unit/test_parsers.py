@@ -144,11 +144,30 @@ def test_jobcomp_log_keeps_names_with_spaces() -> None:
 
 
 def test_sacct_history() -> None:
-    text = "1|hello|root|debug|COMPLETED|0:0|2026-11-21T05:36:44|2026-11-21T05:36:44|2026-11-21T05:36:46|00:00:02|1|vm|/work\n"
-    text += "2|a|b|alice|debug|CANCELLED by 0|0:15|N/A|Unknown|Unknown|00:00:00|1|None assigned|/w\n"
-    one, two = parsers.parse_history(text)
-    assert one.state == "COMPLETED" and one.elapsed == "00:00:02"
-    assert two.name == "a|b" and two.state == "CANCELLED" and two.start_time is None
+    """Real sacct output (tests/fixtures/sacct_history.txt): a name with a '|' and a newline, an
+    array, steps folded into their job with the efficiency they give."""
+    text = fixture_text("sacct_history.txt")
+    odd, one, two = parsers.parse_history(text, "FIXTURE")
+    assert odd.name == "odd|name\ntwo" and odd.work_dir == "/tmp" and odd.state == "COMPLETED"
+    assert (one.job_id, two.job_id, two.nodes) == ("54529_1", "54529_2", "c2")
+    eff = odd.efficiency
+    assert eff is not None and eff.max_rss_bytes == 168620 * 1024 and eff.time_limit_seconds == 600
+    assert eff.memory_requested_bytes == 400 << 20 and eff.cpu_efficiency == pytest.approx(6.19 / 6, 0.01)
+    assert eff.suggestions == {"mem": "300M", "time": "5"}
+
+
+def test_sacct_history_ignores_a_forged_separator() -> None:
+    """A name holding another call's separator (or this machine's FIELD_SEP) stays a name."""
+    text = fixture_text("sacct_history.txt").replace("odd|name", "x\x1fFORGED|\x1f1")
+    assert parsers.parse_history(text, "FIXTURE")[0].name == "x\x1fFORGED|\x1f1\ntwo"
+
+
+def test_accounted_job_reads_like_scontrol() -> None:
+    details = parsers.parse_accounted_job(fixture_text("sacct_history.txt"), "FIXTURE", "54528")
+    assert details is not None and details.source == "accounting" and details.user_id == 0
+    assert details.fields["JobState"] == "COMPLETED" and details.fields["TimeLimit"] == "00:10:00"
+    assert details.fields["UserId"] == "root(0)" and details.efficiency is not None
+    assert parsers.parse_accounted_job(fixture_text("sacct_history.txt"), "FIXTURE", "9") is None
 
 
 def test_small_outputs() -> None:

@@ -207,7 +207,7 @@ test('finished jobs in their own tab, from the history endpoint', async ({ page 
   await expect(page.getByRole('grid', { name: 'Slurm jobs' })).toBeVisible();
 });
 
-test('details: open the output in the editor, and copy the job as a new one', async ({ page, tmpPath }) => {
+test('details: open the output in the editor, and resubmit the job', async ({ page, tmpPath }) => {
   const status = await page.evaluate(async () => (await fetch('/slurm-lab/api/status')).json());
   const folder = `${status.root_dir}/${tmpPath}`;
   execFileSync('mkdir', ['-p', folder]);
@@ -225,10 +225,13 @@ test('details: open the output in the editor, and copy the job as a new one', as
   await expect(details.locator('.jp-SlurmLab-log pre')).toContainText('hello from ui-open');
   await details.getByRole('button', { name: 'Open output' }).click();
   await expect(page.getByRole('main').getByRole('tab', { name: /out\.txt/ })).toBeVisible();
-  await details.getByRole('button', { name: 'Copy as new job' }).click();
+  // Submitted from a terminal: Slurm's own copy of its script, with the options its record shows.
+  await details.getByRole('button', { name: 'Resubmit…' }).click();
   const dialog = page.locator('.jp-Dialog');
+  await expect(dialog.getByLabel('Batch script')).toHaveValue('#!/bin/sh\necho hello from ui-open\n');
+  await expect(dialog).toContainText('as Slurm keeps it');
   await expect(dialog.getByLabel('Job name')).toHaveValue('ui-open');
-  await expect(dialog.getByLabel('Time limit')).toHaveValue('5:00');
+  await expect(dialog.getByLabel('Time limit')).toHaveValue('00:05:00');
   await expect(dialog.getByLabel('Working directory')).toHaveValue(folder);
   await dialog.getByRole('button', { name: 'Cancel' }).click();
 });

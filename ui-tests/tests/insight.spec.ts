@@ -76,3 +76,56 @@ test('My account shows fairshare per account and the limits set, with what is le
   const qosLimit = page.getByRole('table', { name: 'Limits' }).locator('tr[data-limit="QOS limited GrpTRESMins cpu"]');
   await expect(qosLimit).toContainText('600');
 });
+
+test('Finished: a job that held too much shows it, and resubmits right-sized from the keyboard', async ({ page }) => {
+  // Submitted from the form, so slurm-lab keeps its script: 150 MiB held for 6 s under --mem=1G.
+  const script = '#!/bin/sh\npython3 -c "import time; b = bytearray(150 << 20); time.sleep(6)"\n';
+  await page.evaluate(() => {
+    void window.jupyterapp.commands.execute('slurm-lab:submit');
+  });
+  const form = page.locator('.jp-Dialog');
+  await form.getByLabel('Batch script').fill(script);
+  await form.getByLabel('Job name').fill('right-size-me');
+  await form.getByLabel('Memory').fill('1G');
+  await form.getByLabel('Time limit').fill('30');
+  await form.getByLabel('Output file').fill('/dev/null');
+  await form.getByRole('button', { name: 'Submit' }).click();
+  const selected = page.locator('.jp-SlurmLab-row.jp-mod-selected');
+  await expect(selected).toHaveCount(1, { timeout: 20000 });
+  const id = (await selected.getAttribute('data-job-id'))!;
+  const again: string[] = [];
+  try {
+    // Accounting has its memory peak once the batch step ends.
+    await expect
+      .poll(() => execFileSync('sacct', ['-n', '-P', '-j', `${id}.batch`, '-o', 'MaxRSS']).toString().trim(), {
+        timeout: 60000
+      })
+      .toMatch(/\d+K/);
+    await page.getByRole('tab', { name: 'Finished' }).click();
+    const line = page.getByRole('table', { name: 'Finished jobs' }).locator(`tr[data-job-id="${id}"]`);
+    await expect(line).toContainText(/CPU \d+% · mem 1\d%/, { timeout: 30000 });
+    await expect(line.locator('td[data-wasteful="true"]')).toHaveCount(1);
+    await line.focus();
+    await page.keyboard.press('Enter');
+    const efficiency = page.getByRole('region', { name: 'Efficiency' });
+    await expect(efficiency).toContainText(/used 0\.\d GB of 1 GB: --mem=\d+M/);
+    await efficiency.getByRole('button', { name: 'Resubmit right-sized…' }).press('Enter');
+    const dialog = page.locator('.jp-Dialog');
+    await expect(dialog).toContainText('as slurm-lab submitted them');
+    await expect(dialog.getByLabel('Batch script')).toHaveValue(script);
+    await expect(dialog.getByLabel('Job name')).toHaveValue('right-size-me');
+    const mem = await dialog.getByLabel('Memory').inputValue();
+    expect(mem).toMatch(/^[1-3]00M$/);
+    await expect(dialog.getByRole('button', { name: 'Right-sized' })).toBeDisabled();
+    await dialog.getByLabel('Submit held').check();
+    await dialog.getByRole('button', { name: 'Submit' }).click();
+    await expect(selected).not.toHaveAttribute('data-job-id', id, { timeout: 20000 });
+    again.push((await selected.getAttribute('data-job-id'))!);
+    const record = execFileSync('scontrol', ['show', 'job', '-o', again[0]]).toString();
+    expect(record).toContain(`MinMemoryNode=${mem}`);
+    expect(record).toContain('JobName=right-size-me');
+    expect(record).toContain('Reason=JobHeldUser');
+  } finally {
+    execFileSync('scancel', [id, ...again]);
+  }
+});

@@ -3,7 +3,8 @@ import {
   actionQuestion,
   batches,
   contentsPath,
-  copyOfJob,
+  copyOfFields,
+  formOptions,
   expandTasks,
   filterJobs,
   finishedSummary,
@@ -227,15 +228,25 @@ describe('paths and copies for the commands', () => {
     expect(contentsPath(null, '/home/alice/x')).toBeNull();
   });
   it('copies a job as a new one, without unset or unlimited values', () => {
-    const copy = copyOfJob(
-      job('42', { name: 'train', time_limit: 'UNLIMITED', work_dir: '/s' })
-    );
+    const copy = copyOfFields('42', {
+      JobName: 'train',
+      Partition: 'debug',
+      TimeLimit: 'UNLIMITED',
+      NumNodes: '1-1',
+      WorkDir: '/s'
+    });
     expect(copy.script).toContain('Copied from job 42');
     expect(copy.options).toEqual({
       job_name: 'train',
       partition: 'debug',
       nodes: '1',
       chdir: '/s'
+    });
+  });
+  it('holds switches as the form does', () => {
+    expect(formOptions({ hold: true, requeue: false, mem: '1G' })).toEqual({
+      hold: 'true',
+      mem: '1G'
     });
   });
 });

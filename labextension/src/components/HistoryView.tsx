@@ -1,6 +1,6 @@
 import React, { useMemo, useState } from 'react';
 
-import { getHistory, IHistoricJob, IHistory, Scope } from '../api';
+import { getHistory, IEfficiency, IHistoricJob, IHistory, Scope } from '../api';
 import { baseState, FAILED } from '../logic';
 import { QueueModel } from '../model';
 import { usePolledFetch } from './useModel';
@@ -14,6 +14,7 @@ const COLUMNS: [keyof IHistoricJob, string][] = [
   ['job_id', 'Job'],
   ['name', 'Name'],
   ['state', 'State'],
+  ['efficiency', 'Efficiency'],
   ['exit_code', 'Exit'],
   ['elapsed', 'Elapsed'],
   ['end_time', 'Ended'],
@@ -21,10 +22,26 @@ const COLUMNS: [keyof IHistoricJob, string][] = [
   ['nodes', 'Nodes']
 ];
 
-/** Finished jobs (GET history): newest first, with where they came from when accounting is off. */
+function share(value: number | null): string {
+  return value === null ? '–' : `${Math.round(value * 100)}%`;
+}
+
+/** A finished job's use of what it held, in a cell: "CPU 97% · mem 30%", notes on hover. */
+export function efficiencyText(e: IEfficiency | null): string {
+  return e
+    ? `CPU ${share(e.cpu_efficiency)} · mem ${share(e.memory_efficiency)}`
+    : '';
+}
+
+/**
+ * Finished jobs (GET history): newest first, each with how much of what it held it used, and
+ * where they came from when accounting is off. Enter or a click opens a job's details.
+ */
 export function HistoryView(props: {
   scope: Scope;
   model: QueueModel;
+  open: string | null;
+  onOpen: (jobId: string) => void;
 }): JSX.Element {
   const [since, setSince] = useState(WINDOWS[1][0]);
   // With the queue's polls: a job that just ended reaches accounting a moment later.
@@ -103,10 +120,24 @@ export function HistoryView(props: {
           </thead>
           <tbody>
             {rows.map(j => (
-              <tr key={j.job_id} data-job-id={j.job_id}>
+              <tr
+                key={j.job_id}
+                data-job-id={j.job_id}
+                tabIndex={0}
+                aria-current={props.open === j.job_id ? 'true' : undefined}
+                title={j.efficiency?.notes.join('\n') || undefined}
+                onClick={() => props.onOpen(j.job_id)}
+                onKeyDown={e => e.key === 'Enter' && props.onOpen(j.job_id)}
+              >
                 {COLUMNS.map(([key]) => (
                   <td
                     key={key}
+                    data-wasteful={
+                      key === 'efficiency' &&
+                      Object.keys(j.efficiency?.suggestions ?? {}).length > 0
+                        ? 'true'
+                        : undefined
+                    }
                     data-state={
                       key === 'state'
                         ? FAILED.has(baseState(j.state))
@@ -116,7 +147,9 @@ export function HistoryView(props: {
                     }
                     className={`jp-SlurmLab-cell jp-SlurmLab-${key}`}
                   >
-                    {String(j[key] ?? '')}
+                    {key === 'efficiency'
+                      ? efficiencyText(j.efficiency)
+                      : String(j[key] ?? '')}
                   </td>
                 ))}
               </tr>

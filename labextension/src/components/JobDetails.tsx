@@ -143,10 +143,17 @@ export function JobDetails(props: {
         </button>
         <button
           className="jp-SlurmLab-button"
-          disabled={!props.job}
-          onClick={() => props.job && props.commands.copyAsNew(props.job)}
+          disabled={!details}
+          title="The submit form with this job's script and options"
+          onClick={() =>
+            props.commands.resubmit(
+              props.jobId,
+              fields,
+              details?.efficiency?.suggestions
+            )
+          }
         >
-          Copy as new job
+          Resubmit…
         </button>
         {arrayId && !ended && (
           <button
@@ -175,13 +182,14 @@ export function JobDetails(props: {
         <EfficiencyView
           efficiency={details.efficiency}
           onApply={
-            props.job && Object.keys(details.efficiency.suggestions).length
+            Object.keys(details.efficiency.suggestions).length
               ? () =>
-                  props.job &&
                   details.efficiency &&
-                  props.commands.copyAsNew(
-                    props.job,
-                    details.efficiency.suggestions
+                  props.commands.resubmit(
+                    props.jobId,
+                    fields,
+                    details.efficiency.suggestions,
+                    true
                   )
               : null
           }
@@ -386,7 +394,7 @@ function EfficiencyView(props: {
       )}
       {props.onApply && (
         <button className="jp-mod-styled" onClick={props.onApply}>
-          Copy as new job, right-sized
+          Resubmit right-sized…
         </button>
       )}
     </section>

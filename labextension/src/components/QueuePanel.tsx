@@ -15,8 +15,16 @@ import { useModel, useSignal } from './useModel';
 /** What the panel asks of JupyterLab (dialogs, the editor, the file browser, the main area). */
 export interface IPanelCommands {
   submit(): void;
-  /** The submit dialog prefilled from ``job``, with right-sizing ``suggestions`` applied. */
-  copyAsNew(job: IJob, suggestions?: Record<string, string>): void;
+  /**
+   * The submit dialog with what made job ``jobId`` (its ``fields`` serve when its script is
+   * gone); right-sizing ``suggestions`` one click away, or already applied with ``apply``.
+   */
+  resubmit(
+    jobId: string,
+    fields: Record<string, string>,
+    suggestions?: Record<string, string>,
+    apply?: boolean
+  ): void;
   openFile(path: string): void;
   openFolder(path: string): void;
   /** The Jupyter contents path of a cluster-side absolute path, or null when it is not reachable. */
@@ -196,7 +204,12 @@ export function QueuePanel(props: {
   );
   const bodyRef = useRef<HTMLDivElement>(null);
   const [width, height] = useSize(bodyRef);
-  useSignal(model.selectRequested, (_, jobId) => setWanted(jobId));
+  useSignal(model.selectRequested, (_, jobId) => {
+    // A job just submitted (e.g. resubmitted from Finished) is shown where it is: the queue.
+    setView('queue');
+    setOpen(null);
+    setWanted(jobId);
+  });
   useEffect(() => {
     // Select a job asked for (e.g. just submitted) once the listing has it; a new array
     // shows as its tasks ("42_[0-9]", "42_0"), so those rows are selected.
@@ -325,7 +338,7 @@ export function QueuePanel(props: {
       ) : view === 'nodes' ? (
         <NodesView model={model} />
       ) : view === 'history' ? (
-        <HistoryView scope={scope} model={model} />
+        <HistoryView scope={scope} model={model} open={open} onOpen={setOpen} />
       ) : (
         <>
           <div className="jp-SlurmLab-toolbar">
@@ -428,7 +441,7 @@ export function QueuePanel(props: {
           </div>
         </>
       )}
-      {open && view === 'queue' && (
+      {open && (view === 'queue' || view === 'history') && (
         <JobDetails
           jobId={open}
           job={openJob}

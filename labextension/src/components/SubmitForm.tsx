@@ -8,6 +8,12 @@ export interface ISubmitValue {
   script: string;
   /** Defaults the command chose (e.g. the file's folder); the script's #SBATCH lines win. */
   options: Record<string, string>;
+  /** Right-sizing from a finished job's use (e.g. { mem: '400M' }), one click away. */
+  suggestions?: Record<string, string>;
+  /** Start with the suggestions applied (they win over the script's #SBATCH lines). */
+  applySuggestions?: boolean;
+  /** Where this start came from, e.g. "Job 12's script, kept when it was submitted". */
+  origin?: string;
 }
 
 /** An answer from the API shown in the form: whose check it was, on which field. */
@@ -62,6 +68,11 @@ export function submitError(
   };
 }
 
+/** An option's sbatch flag, as users type it ("--mem"). */
+function flagOf(name: string, options: ISbatchOption[]): string {
+  return options.find(o => o.name === name)?.flag ?? `--${name}`;
+}
+
 function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
   const { form } = props;
   const [script, setScript] = useState(form.script);
@@ -111,11 +122,52 @@ function SubmitFormView(props: { form: SubmitForm }): JSX.Element {
     </label>
   );
   const home = form.defaults.chdir || 'your home folder';
+  const suggested = Object.entries(form.suggestions);
+  const applied = suggested.every(([k, v]) => value(k) === v);
   return (
     <form className="jp-SlurmLab-submit" onSubmit={e => e.preventDefault()}>
+      {form.origin && <p className="jp-SlurmLab-muted">{form.origin}</p>}
+      {suggested.length > 0 && (
+        <div
+          className="jp-SlurmLab-rightsize"
+          role="group"
+          aria-label="Right-size"
+        >
+          <span>
+            Its last run suggests{' '}
+            <code>
+              {suggested
+                .map(([k, v]) => `${flagOf(k, options)}=${v}`)
+                .join(' ')}
+            </code>
+          </span>
+          <button
+            type="button"
+            className="jp-mod-styled"
+            disabled={applied}
+            onClick={() => {
+              const next = { ...edited, ...form.suggestions };
+              setEdited(next);
+              form.edited = next;
+            }}
+          >
+            {applied ? 'Right-sized' : 'Apply right-size'}
+          </button>
+        </div>
+      )}
       {form.note && (
         <div className="jp-SlurmLab-submit-note" role="status">
           {form.note}
+          {form.warnings.length > 0 && (
+            <ul
+              className="jp-SlurmLab-warnings"
+              aria-label="Limits it would hit"
+            >
+              {form.warnings.map(w => (
+                <li key={w}>{w}</li>
+              ))}
+            </ul>
+          )}
         </div>
       )}
       {error && (
@@ -200,22 +252,32 @@ export class SubmitForm extends ReactWidget {
     super();
     this.script = initial.script;
     this.defaults = initial.options;
+    this.suggestions = initial.suggestions ?? {};
+    if (initial.applySuggestions) {
+      this.edited = { ...this.suggestions };
+    }
+    this.origin = initial.origin ?? null;
     this.options = options;
     this.addClass('jp-SlurmLab-submitDialog');
   }
 
   script: string;
   readonly defaults: Record<string, string>;
+  readonly suggestions: Record<string, string>;
+  readonly origin: string | null;
   edited: Record<string, string> = {};
   partitions: IPartition[] = [];
   readonly options: ISbatchOption[];
   error: ISubmitError | null = null;
   /** Slurm's answer to "Will it run?", shown until the next check or submit. */
   note: string | null = null;
+  /** The limits the test-only answer says the job would hit. */
+  warnings: string[] = [];
 
-  /** Show Slurm's test-only answer in the form. */
-  setNote(note: string): void {
+  /** Show Slurm's test-only answer in the form, with the limits it would hit. */
+  setNote(note: string, warnings: string[] = []): void {
     this.note = note;
+    this.warnings = warnings;
     this.error = null;
     this.update();
   }
