@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import validation
 from .cells.session import get_session
-from .frame import jobs_frame, records_table
+from .frame import history_frame, jobs_frame, records_table
 from .models import ActionResult
 from .slurm.states import base_state
 
@@ -41,10 +41,11 @@ def cancel(*job_ids: str) -> list[ActionResult]:
 
 def history(scope: str = "mine", since: str = "now-7days") -> pd.DataFrame:
     """Finished jobs since ``since`` (``now-1days``, ``2026-11-01``), from accounting when the
-    cluster has it; ``.attrs["source"]`` and ``.attrs["message"]`` say where they came from."""
+    cluster has it, with each job's CPU, memory and time efficiency and right-sizing advice
+    (``suggest``); ``.attrs["source"]`` and ``.attrs["message"]`` say where they came from."""
     session = get_session()
     found = session.call(session.service.history(validation.scope(scope), validation.since(since)))
-    frame = records_table(found.jobs, "job_id")
+    frame = history_frame(found.jobs)
     frame.attrs.update(source=found.source, message=found.message)
     return frame
 

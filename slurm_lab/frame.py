@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .models import Job
+from .models import HistoricJob, Job
 from .slurm.parsers import durations_to_seconds
 
 _TIMES = ("submit_time", "start_time", "end_time")
@@ -28,6 +28,25 @@ def records_table(records: list[Any], index: str) -> pd.DataFrame:
     """Any list of records (nodes, finished jobs) as a DataFrame indexed by ``index``."""
     rows = [asdict(r) for r in records]
     return pd.DataFrame(rows).set_index(index) if rows else pd.DataFrame()
+
+
+_EFFICIENCY_COLUMNS = (
+    "cpu_efficiency", "memory_efficiency", "time_efficiency", "max_rss_bytes", "cpu_seconds",
+)  # fmt: skip
+
+
+def history_frame(jobs: list[HistoricJob]) -> pd.DataFrame:
+    """Finished jobs indexed by job id, each with its efficiency as columns (NaN where accounting
+    has none) and its right-sizing advice ("--mem=400M --time=5") in ``suggest``."""
+    rows = []
+    for job in jobs:
+        row = asdict(job)
+        eff = row.pop("efficiency") or {}
+        row.update({k: eff.get(k) for k in _EFFICIENCY_COLUMNS})
+        advice = eff.get("suggestions", {}).items()
+        row["suggest"] = " ".join(f"--{k.replace('_', '-')}={v}" for k, v in advice)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("job_id") if rows else pd.DataFrame()
 
 
 _RUN_COLUMNS = ("run_id", "job_id", "state", "created", "backend", "outputs")

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, MutableMapping
+from dataclasses import asdict
 from datetime import datetime
 from importlib.resources import files
 from typing import Any
@@ -145,6 +146,13 @@ class CellRun:
 
     def cancel(self) -> None:
         self.session.call(self.session.service.act("cancel", [self.job_id]))
+
+    def efficiency(self, task: str | None = None) -> dict[str, Any] | None:
+        """How much of what it held the finished job (or array ``task``) used, with right-sizing
+        advice (``suggestions``, ``notes``); None until accounting has its record."""
+        job_id = f"{self.job_id}_{task}" if task is not None else self.job_id
+        found = self.session.call(self.session.service.efficiency(job_id))
+        return asdict(found) if found is not None else None
 
     @property
     def stdout(self) -> str:

@@ -10,7 +10,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..models import Job
+from ..errors import SlurmLabError
+from ..models import Efficiency, Job
+from ..slurm.reasons import explain
 from ..slurm.states import JOB_STATES, TERMINAL, base_state
 from .run import CellRun
 from .session import Session
@@ -59,6 +61,17 @@ class JobWidget(w.VBox):
             self.error.value = f"<i>done{html.escape(landed)}</i>"
 
 
+def efficiency_line(eff: Efficiency) -> str:
+    """One finished job's use of what it held, and what to ask for next time, in a line."""
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    parts = [f"CPU {share(eff.cpu_efficiency)}", f"memory {share(eff.memory_efficiency)}",
+             f"time {share(eff.time_efficiency)} of the limit"]  # fmt: skip
+    return " · ".join(parts) + ("; " + "; ".join(eff.notes) if eff.notes else "")
+
+
 def _number(job_id: str) -> int:
     head = job_id.split("_", 1)[0]
     return int(head) if head.isdigit() else 0
@@ -71,6 +84,8 @@ class QueueManager(w.VBox):
     def __init__(self, session: Session, interval: float = 5.0, auto: bool = True) -> None:
         self.session = session
         self.interval = interval
+        self._by_id: dict[str, Job] = {}
+        self._explained: tuple[str, str, str | None] | None = None
         self.scope = w.ToggleButtons(options=["mine", "all"], value="mine", description="Jobs")
         common = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]
         states = ["any", *common, *sorted(JOB_STATES - set(common))]
@@ -86,6 +101,8 @@ class QueueManager(w.VBox):
         self.release_button = w.Button(description="Release", icon="play")
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.message = w.HTML()
+        #: The one selected job, explained: why it waits, or how much of what it held it used.
+        self.info = w.HTML()
         self._confirming = False
         self._task: Future[None] | None = None
         self.cancel_button.on_click(lambda _: self._cancel_clicked())
@@ -94,8 +111,9 @@ class QueueManager(w.VBox):
         self.refresh_button.on_click(lambda _: self.refresh())
         self.scope.observe(lambda _: self.refresh(), "value")
         self.state.observe(lambda _: self.refresh(), "value")
+        self.jobs.observe(lambda _: self.explain(), "value")
         buttons = w.HBox([self.cancel_button, self.hold_button, self.release_button, self.refresh_button])
-        super().__init__([w.HBox([self.scope, self.state]), self.jobs, buttons, self.message])
+        super().__init__([w.HBox([self.scope, self.state]), self.jobs, self.info, buttons, self.message])
         self.refresh()
         if auto:
             self._task = session.spawn(self._auto_refresh())
@@ -103,7 +121,38 @@ class QueueManager(w.VBox):
     def refresh(self) -> None:
         self._show(self.session.call(self.session.service.jobs(self.scope.value)))
 
+    def explain(self) -> None:
+        """Say why the one selected job waits (and what to do), or how efficient it was."""
+        selected = self.jobs.value
+        job = self._by_id.get(selected[0]) if len(selected) == 1 else None
+        said_of = (job.job_id, job.state, job.reason) if job else None
+        if said_of == self._explained:
+            return  # the same job in the same state: said already (and no sacct again)
+        self._explained = said_of
+        if job is None:
+            self.info.value = ""
+            return
+        state = base_state(job.state)
+        if state == "PENDING":
+            said = explain(job.reason)
+            text = f"{job.job_id} waits: {job.reason or 'no reason given'}"
+            if said:
+                text += f" — {said.text} {said.action}".rstrip()
+        elif state in TERMINAL:
+            try:
+                eff = self.session.call(self.session.service.efficiency(job.job_id))
+            except SlurmLabError as exc:
+                eff, text = None, f"{job.job_id}: efficiency unavailable ({exc.message})"
+            else:
+                text = f"{job.job_id}: no accounting record yet"
+            if eff is not None:
+                text = f"{job.job_id}: {efficiency_line(eff)}"
+        else:
+            text = ""
+        self.info.value = f"<div style='white-space:pre-wrap'>{html.escape(text)}</div>" if text else ""
+
     def _show(self, jobs: list[Job]) -> None:
+        self._by_id = {j.job_id: j for j in jobs}
         wanted = None if self.state.value == "any" else self.state.value
         shown = [j for j in jobs if wanted is None or base_state(j.state) == wanted]
         # What people act on first: running, then pending, then the rest; newest first in each.
@@ -117,6 +166,7 @@ class QueueManager(w.VBox):
             keep = [v for v in self.jobs.value if v in {o[1] for o in options}]
             self.jobs.options = options
             self.jobs.value = tuple(keep)
+        self.explain()  # a state or reason may have changed
 
     def _cancel_clicked(self) -> None:
         selected = self.jobs.value

@@ -11,6 +11,8 @@ from slurm_lab.cells.session import Session
 from slurm_lab.cells.widgets import QueueManager
 from slurm_lab.config import SlurmLab
 from slurm_lab.devcluster import DevCluster
+from slurm_lab.frame import history_frame
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -19,6 +21,11 @@ def session(cluster: DevCluster, tmp_path: Path):
     s = Session(lab, RunStore(tmp_path))
     yield s
     s.close()
+
+
+def slurm_lab_history(session: Session):  # type: ignore[no-untyped-def]
+    """What ``slurm_lab.history()`` builds, from this session's service."""
+    return history_frame(session.call(session.service.history("mine", "now-1days")).jobs)
 
 
 def submit_held(session: Session, name: str) -> str:
@@ -38,6 +45,8 @@ def test_queue_manager_lists_filters_and_acts(session: Session) -> None:
     assert job not in [v for _, v in manager.jobs.options]
     manager.state.value = "PENDING"
     manager.jobs.value = (job,)
+    # Why it waits, in words, with what to do (Slurm's reason for a held job: JobHeldUser).
+    assert "JobHeldUser" in manager.info.value and "Release it to let it run." in manager.info.value
 
     manager.release_button.click()
     assert f"{job}: ok" in manager.message.value
@@ -64,3 +73,25 @@ def test_many_widgets_share_one_squeue(session: Session) -> None:
     for m in managers[1:]:
         m.scope.value = "all"
     assert session.queue.cache.fetches == before + 1
+
+
+def test_queue_manager_and_history_say_how_efficient_a_finished_job_was(session: Session) -> None:
+    """A job that held 1 GB and 10 minutes for a 3 s sleep: the widget and the DataFrame say so,
+    with the right-size advice; both agree with sacct."""
+    job = session.call(
+        session.service.scheduler.submit(
+            b"#!/bin/sh\nsleep 3\n", ["--mem=1G", "--time=10", "--output=/dev/null"]
+        )
+    ).job_id
+
+    def recorded() -> bool:
+        return session.call(session.service.efficiency(job)) is not None
+
+    wait_for(recorded, timeout=60, interval=1, what="the job in accounting")
+    manager = QueueManager(session, auto=False)
+    manager.state.value = "COMPLETED"
+    manager.jobs.value = (job,)
+    assert f"{job}: CPU " in manager.info.value and "--time=5" in manager.info.value
+    frame = slurm_lab_history(session)
+    assert frame.loc[job, "time_efficiency"] == pytest.approx(3 / 600, abs=0.01)
+    assert "--time=5" in frame.loc[job, "suggest"]
