@@ -70,6 +70,14 @@ def row_named(page: Page, name: str):  # type: ignore[no-untyped-def]
     return row
 
 
+def shoot_tab(page: Page, tab: str, ready: str, png: str) -> None:
+    """Open the panel's ``tab``, wait for ``ready`` (a selector), and take ``png``."""
+    page.get_by_role("tab", name=tab).first.click()
+    page.locator(ready).first.wait_for(timeout=60_000)
+    time.sleep(1)
+    page.screenshot(path=str(DOCS / png))
+
+
 def main() -> None:
     cluster = DevCluster()
     cluster.up()
@@ -103,10 +111,20 @@ def main() -> None:
         page.wait_for_selector("text=Efficiency", timeout=90_000)
         time.sleep(1)
         page.screenshot(path=str(DOCS / "efficiency.png"))
-        page.get_by_role("tab", name="Nodes").click()
-        page.wait_for_selector("tr[data-node]", timeout=30_000)
+        page.get_by_role("tab", name="Finished").click()
+        finished = page.locator(".jp-SlurmLab-history tr[data-job-id]", has_text="quick-burn").first
+        finished.wait_for(timeout=60_000)
+        finished.click()
+        page.wait_for_selector("text=Resubmit right-sized", timeout=30_000)
         time.sleep(1)
-        page.screenshot(path=str(DOCS / "nodes-light.png"))
+        page.screenshot(path=str(DOCS / "history-light.png"))
+        page.get_by_role("button", name="Resubmit right-sized…").click()
+        page.wait_for_selector(".jp-Dialog textarea", timeout=30_000)
+        time.sleep(1)
+        page.locator(".jp-Dialog .jp-Dialog-content").screenshot(path=str(DOCS / "resubmit-dialog.png"))
+        page.locator(".jp-Dialog").get_by_role("button", name="Cancel").click()
+        shoot_tab(page, "Account", "table[aria-label='Limits']", "account-light.png")
+        shoot_tab(page, "Nodes", "tr[data-node]", "nodes-light.png")
         page.get_by_role("tab", name="Queue", exact=True).click()
         page.get_by_role("button", name="Open in main area").click()
         page.wait_for_selector("#slurm-lab-queue-main .jp-SlurmLab-row[data-job-id]", timeout=30_000)
@@ -135,10 +153,9 @@ def main() -> None:
         page.locator(".jp-SlurmLab-row[data-job-id]").nth(1).click()
         time.sleep(2)
         page.screenshot(path=str(DOCS / "panel-dark.png"))
-        page.get_by_role("tab", name="Nodes").first.click()
-        page.wait_for_selector("tr[data-node]", timeout=30_000)
-        time.sleep(1)
-        page.screenshot(path=str(DOCS / "nodes-dark.png"))
+        shoot_tab(page, "Nodes", "tr[data-node]", "nodes-dark.png")
+        shoot_tab(page, "Account", "table[aria-label='Limits']", "account-dark.png")
+        shoot_tab(page, "Finished", ".jp-SlurmLab-history tr:has-text('quick-burn')", "history-dark.png")
         browser.close()
     cancel_demo_jobs({**cluster.env, "PATH": "/usr/bin:/bin"})
 
