@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import SERVER_USER, user_argv
+from slurm_lab.devcluster.cluster import default_root
+from slurm_lab.devcluster.config import Layout
+from tests.helpers import ROOTFUL, SERVER_USER, user_argv
+
+#: The benchmarks' own dev cluster (``--dir``): a run fills its queue, never that of the dev
+#: cluster the tests use. Its ports start at BENCH_PORT_BASE, clear of the default cluster's.
+BENCH_DIR = (
+    Path("/var/lib/slurm-lab/devcluster-bench")
+    if ROOTFUL
+    else Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    / "slurm-lab"
+    / "devcluster-bench"
+)
+BENCH_PORT_BASE = 9817
 
 
-def fill_queue(cluster: DevCluster, count: int, user: str = SERVER_USER) -> float:
-    """Submit ``count`` held one-line jobs as ``user``; return the seconds it took."""
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """``--dir`` (default: the benchmarks' own cluster) and ``--port-base``."""
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=BENCH_DIR,
+        help=f"dev cluster folder, started if it is not running (default {BENCH_DIR}; the tests' own "
+        "cluster is python -m slurm_lab.devcluster's default)",
+    )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=None,
+        help=f"its slurmctld port (default: the one kept in the folder, else {BENCH_PORT_BASE}, or the "
+        "devcluster default for the default folder)",
+    )
+
+
+def bench_cluster(args: argparse.Namespace) -> DevCluster:
+    """The cluster ``--dir``/``--port-base`` name (as ``python -m slurm_lab.devcluster --dir ...``)."""
+    root = Path(args.dir).expanduser().resolve()
+    port_base = args.port_base
+    if port_base is None and root != default_root():
+        try:
+            kept = json.loads(Layout(root).settings.read_text()).get("port_base")
+        except (OSError, ValueError):
+            kept = None
+        port_base = None if kept else BENCH_PORT_BASE
+    return DevCluster(root, port_base=port_base)
+
+
+def fill_queue(
+    cluster: DevCluster, count: int, user: str = SERVER_USER, flags: Sequence[str] = ("--hold",)
+) -> float:
+    """Submit ``count`` one-line jobs as ``user`` (held, unless other sbatch ``flags`` are given);
+    return the seconds it took."""
     started = time.perf_counter()
     # One helper process submits them all, so the figure is sbatch's cost, not our spawning.
     code = (
         "import subprocess,sys\n"
         "for i in range(int(sys.argv[1])):\n"
-        "    subprocess.run(['sbatch','--hold','--job-name=bench','--output=/dev/null'],"
+        "    subprocess.run(['sbatch',*sys.argv[2:],'--job-name=bench','--output=/dev/null'],"
         "input=b'#!/bin/sh\\ntrue\\n',check=True,capture_output=True)\n"
     )
-    subprocess.run(user_argv(user, ["python3", "-c", code, str(count)], cluster.env), check=True)
+    subprocess.run(user_argv(user, ["python3", "-c", code, str(count), *flags], cluster.env), check=True)
     return time.perf_counter() - started
 
 

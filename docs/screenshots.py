@@ -114,7 +114,7 @@ def main() -> None:
         page.get_by_role("tab", name="Finished").click()
         finished = page.locator(".jp-SlurmLab-history tr[data-job-id]", has_text="quick-burn").first
         finished.wait_for(timeout=60_000)
-        finished.click()
+        finished.locator("td").first.click()  # the job id: a click does not scroll the table sideways
         page.wait_for_selector("text=Resubmit right-sized", timeout=30_000)
         time.sleep(1)
         page.screenshot(path=str(DOCS / "history-light.png"))
@@ -131,7 +131,7 @@ def main() -> None:
         page.locator("#slurm-lab-queue-main .jp-SlurmLab-row[data-job-id]").nth(0).dblclick()
         time.sleep(2)
         page.screenshot(path=str(DOCS / "panel-main.png"))
-        page.locator("#slurm-lab-queue-main").get_by_role("button", name="Submit…").click()
+        page.locator("#slurm-lab-queue-main").get_by_role("button", name="Submit…", exact=True).click()
         page.wait_for_selector(".jp-Dialog textarea", timeout=30_000)
         dialog = page.locator(".jp-Dialog")
         dialog.get_by_label("Batch script").fill(

@@ -106,6 +106,15 @@ class SlurmLab(Configurable):
         at the cost of more RPCs to slurmctld; 0 asks Slurm on every request (concurrent requests
         still share one call). Default: 3. Example: c.SlurmLab.cache_ttl = 10""",
     )
+    slow_cache_ttl = Float(
+        60.0,
+        config=True,
+        help="""Seconds the answers that change slowly are reused for every client: the account
+        view (fairshare and limit usage, which Slurm itself recomputes every few minutes) and
+        pending jobs' priorities and place in line (sprio; recomputed every PriorityCalcPeriod,
+        5 minutes by default). Never shorter than cache_ttl. Default: 60.
+        Example: c.SlurmLab.slow_cache_ttl = 300""",
+    )
     slurm_bin_dir = Unicode(
         "",
         config=True,

@@ -71,11 +71,13 @@ class SlurmLabService:
         *,
         cache_ttl: float,
         idempotency: IdempotencyStore,
+        slow_cache_ttl: float = 60.0,
         output_chunk_bytes: int,
         identity_error: UnknownUser | None = None,
         scripts: ScriptStore | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.cache_ttl = cache_ttl
         #: What every job submitted here was sent with, for "Resubmit".
         self.scripts = scripts or ScriptStore(None)
         #: Set when Slurm would act as someone other than the hub user: "my" jobs, submits and
@@ -88,15 +90,17 @@ class SlurmLabService:
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
         self._partitions: CoalescingCache[str, list[Partition]] = CoalescingCache(cache_ttl)
         self._nodes: CoalescingCache[str, list[Node]] = CoalescingCache(cache_ttl)
-        self._account: CoalescingCache[str, AccountInfo] = CoalescingCache(cache_ttl)
+        slow = max(cache_ttl, slow_cache_ttl)  # what Slurm itself recomputes every few minutes
+        self._account: CoalescingCache[str, AccountInfo] = CoalescingCache(slow)
         #: One ``scontrol show job`` per job per window, whoever asks; a bounded number of jobs.
         self._details: CoalescingCache[str, JobDetails] = CoalescingCache(cache_ttl, max_entries=256)
         #: Finished jobs' efficiency: sacct once per job per window, a bounded number of jobs.
         self._efficiency: CoalescingCache[str, Efficiency | None] = CoalescingCache(
             cache_ttl, max_entries=256
         )
-        #: Every pending job's priority, one sprio (or squeue) per window, for every client.
-        self._priorities: CoalescingCache[str, list[Priority]] = CoalescingCache(cache_ttl)
+        #: Every pending job's priority, one sprio (or squeue) per slow window, for every client;
+        #: once more when a job is newer than the listing.
+        self._priorities: CoalescingCache[str, list[Priority]] = CoalescingCache(slow)
         #: Finished jobs per (scope, since): sacct, or a parse of the job-completion log, is costly.
         self._history: CoalescingCache[tuple[Scope, str], History] = CoalescingCache(cache_ttl, max_entries=4)
 
@@ -113,6 +117,7 @@ class SlurmLabService:
         return cls(
             scheduler,
             cache_ttl=lab.cache_ttl,
+            slow_cache_ttl=lab.slow_cache_ttl,
             idempotency=IdempotencyStore(path.expanduser() if keep_keys else None, lab.idempotency_ttl),
             output_chunk_bytes=lab.output_chunk_bytes,
             identity_error=hub_identity_problem(scheduler.user, lab.check_hub_user),
@@ -188,14 +193,14 @@ class SlurmLabService:
     async def _pending(self, details: JobDetails) -> PendingInfo:
         reason = details.fields.get("Reason")
         explained = explain(reason)
-        try:
-            line = await self._priorities.value("all", lambda: self.guard.run(self.scheduler.priorities))
-        except SlurmLabError:
-            line = []  # the place in line is a bonus: the rest of the answer stands without it
-        array_id = details.job_id.split("_")[0]
-        mine = [p for p in line if p.job_id in (details.job_id, details.fields.get("JobId"))] or [
-            p for p in line if p.job_id.split("_")[0] == array_id
-        ]
+        line = await self._priority_line()
+        mine = _entries_of(details, line)
+        last = self._priorities.last("all")
+        if not mine and last and time.time() - last.fetched_at > self.cache_ttl:
+            # The listing is older than this job: once more (then a window's wait, as for all).
+            self._priorities.invalidate()
+            line = await self._priority_line()
+            mine = _entries_of(details, line)
         entry = max(mine, key=lambda p: p.priority, default=None)
         rank = ahead = None
         if entry is not None:
@@ -213,6 +218,13 @@ class SlurmLabService:
             priority=entry.priority if entry else None,
             factors=entry.factors if entry else None,
         )
+
+    async def _priority_line(self) -> list[Priority]:
+        """Every pending job's priority: one sprio per slow window, for every client."""
+        try:
+            return await self._priorities.value("all", lambda: self.guard.run(self.scheduler.priorities))
+        except SlurmLabError:
+            return []  # the place in line is a bonus: the rest of the answer stands without it
 
     def invalidate(self) -> None:
         """After a change we made: the next reads ask Slurm again."""
@@ -378,6 +390,13 @@ def _estimate(start: str | None) -> str | None:
     except ValueError:
         return None
     return start if when - datetime.now() < _NO_ESTIMATE else None
+
+
+def _entries_of(details: JobDetails, line: list[Priority]) -> list[Priority]:
+    """The job's entries in the priority listing: itself, else its array's pending tasks."""
+    ids = (details.job_id, details.fields.get("JobId"))
+    array_id = details.job_id.split("_")[0]
+    return [p for p in line if p.job_id in ids] or [p for p in line if p.job_id.split("_")[0] == array_id]
 
 
 def _in_line(entry: Priority) -> tuple[int, int]:

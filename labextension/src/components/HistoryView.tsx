@@ -12,9 +12,9 @@ const WINDOWS: [string, string][] = [
 ];
 const COLUMNS: [keyof IHistoricJob, string][] = [
   ['job_id', 'Job'],
-  ['name', 'Name'],
   ['state', 'State'],
   ['efficiency', 'Efficiency'],
+  ['name', 'Name'],
   ['exit_code', 'Exit'],
   ['elapsed', 'Elapsed'],
   ['end_time', 'Ended'],

@@ -56,6 +56,8 @@ export function JobDetails(props: {
   const ended = FINISHED.has(state);
 
   const load = useRef<() => void>(() => undefined);
+  /** The row as it was at the last load (see rowSignature). */
+  const seen = useRef<string | null>(null);
   useEffect(() => {
     let stopped = false;
     load.current = () =>
@@ -68,13 +70,23 @@ export function JobDetails(props: {
         })
         .catch(e => !stopped && setError(String(e.message ?? e)));
     setDetails(null);
+    const row = props.model.jobs.find(j => j.job_id === props.jobId);
+    seen.current = row ? rowSignature(row) : null;
     load.current();
     return () => {
       stopped = true;
     };
   }, [props.jobId]);
-  // Again with every poll of the queue until the job ends (the server answers from its cache).
-  useSignal(props.model.changed, () => !ended && load.current());
+  // Again when the job's row changes (state, reason, nodes, the minute of its run time) until it
+  // ends: one scontrol per job per change, not per poll, whatever else in the queue moves.
+  useSignal(props.model.changed, () => {
+    const row = props.model.jobs.find(j => j.job_id === props.jobId);
+    const now = row ? rowSignature(row) : null;
+    if (!ended && now !== seen.current) {
+      seen.current = now;
+      load.current();
+    }
+  });
 
   const fields = details?.fields ?? {};
   const arrayId =
@@ -224,6 +236,12 @@ export function JobDetails(props: {
       )}
     </section>
   );
+}
+
+/** What of a queue row makes its details worth asking for again. */
+export function rowSignature(job: IJob): string {
+  const minutes = (job.time_used ?? '').replace(/:\d\d$/, '');
+  return [job.state, job.reason, job.nodes, job.start_time, minutes].join('|');
 }
 
 /**
