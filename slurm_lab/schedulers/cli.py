@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from ..errors import (
     AccountingDisabled,
+    AccountingUnavailable,
     BackendUnavailable,
     CommandTimeout,
     ControllerUnavailable,
@@ -50,6 +51,8 @@ _ACTION_ARGV = {
     "hold": build.scontrol_hold,
     "release": build.scontrol_release,
 }
+#: ``scontrol show assoc_mgr`` without accounting (AccountingStorageType=accounting_storage/none).
+_NO_ASSOCIATIONS = "No associations currently cached in Slurm"
 _JOBCOMP_TAIL = 1 << 20  # the last MiB of the job-completion log: ~2,500 jobs, the newest
 # "Kill job error on job id 3: Access/permission denied", "Invalid user id for job 3",
 # "Job has already finished for job 3", and scontrol's "3_7: Invalid job id specified".
@@ -120,7 +123,10 @@ class CliScheduler(Scheduler):
         nonce = secrets.token_urlsafe(6)
         result = await self.run(build.sacct_job(job_id, nonce))
         if result.returncode != 0:
-            return None  # no accounting, or it cannot answer: "not found" stands
+            error = diagnose("sacct", result.returncode, result.stderr)
+            if isinstance(error, AccountingUnavailable):
+                raise error  # it may well know the job: say that it cannot answer, not "no job"
+            return None  # no accounting: "not found" stands
         return _parsed("sacct", lambda: parsers.parse_accounted_job(result.stdout, nonce, job_id))
 
     async def partitions(self) -> list[Partition]:
@@ -239,8 +245,15 @@ class CliScheduler(Scheduler):
                 if "accounting storage is disabled" in result.stderr.lower():
                     raise AccountingDisabled("Slurm accounting is disabled on this cluster")
                 raise diagnose(result.argv[0], result.returncode, result.stderr)
+        if _NO_ASSOCIATIONS in limits.stdout and await self._accounting_off():
+            # Both answer (empty) without accounting: say so rather than show an empty account.
+            raise AccountingDisabled("Slurm accounting is disabled on this cluster")
         uid = _uid_of(self.user)
         return _parsed("scontrol", lambda: parse_account(limits.stdout, shares.stdout, self.user, uid))
+
+    async def _accounting_off(self) -> bool:
+        storage = (await self.controller_config()).get("AccountingStorageType")
+        return storage == "accounting_storage/none"
 
     async def nodes(self) -> list[Node]:
         result = await self.check(build.scontrol_show_nodes())

@@ -43,7 +43,12 @@ _KNOWN: dict[str, tuple[str, str]] = {
         "An administrator holds the job.",
         "Ask the cluster's administrators; only they can release it.",
     ),
-    "BeginTime": ("The job asked not to start before a given time (--begin).", ""),
+    "BeginTime": (
+        "The job may not start before a given time: the one it asked for (--begin) or, after Slurm "
+        "requeued it (its node failed, or a requeue), about two minutes on while the last run is "
+        "cleaned up.",
+        "",
+    ),
     "ReqNodeNotAvail": (
         "Nodes the job needs are unavailable (down, drained or reserved).",
         "Wait for them, or resubmit without --nodelist / with fewer nodes or another partition.",
@@ -58,7 +63,10 @@ _KNOWN: dict[str, tuple[str, str]] = {
     ),
     "PartitionDown": ("The job's partition is down.", "Wait for the administrators, or resubmit elsewhere."),
     "PartitionInactive": ("The job's partition is inactive.", "Resubmit to another partition."),
-    "NodeDown": ("A node the job needs is down.", "Wait, or resubmit to avoid that node."),
+    "NodeDown": (
+        "A node the job needs (or ran on) is down: a job that ran there ended NODE_FAIL or was requeued.",
+        "Wait, or resubmit to avoid that node (--exclude); the Nodes view says why it is down.",
+    ),
     "Reservation": ("The job waits for its advance reservation to start.", ""),
     "Licenses": ("The licenses the job asked for (--licenses) are in use.", ""),
     "JobArrayTaskLimit": (
@@ -114,7 +122,8 @@ def explain(reason: str | None) -> Explanation | None:
     code = reason.split(",", 1)[0].strip()  # "ReqNodeNotAvail, UnavailableNodes:c2"
     if code in _KNOWN:
         text, action = _KNOWN[code]
-        detail = reason.split(",", 1)[1].strip() if "," in reason else ""
+        # scontrol shows "ReqNodeNotAvail,_UnavailableNodes:c2" (spaces as underscores).
+        detail = reason.split(",", 1)[1].strip(" _") if "," in reason else ""
         if detail:
             text = f"{text} ({detail})"
         return Explanation(reason, text, action)

@@ -34,6 +34,10 @@ def test_limits_are_read_from_their_parts() -> None:
     assert submit is not None and "limit of your QOS on queued jobs per user" in submit.text
     held = explain("ReqNodeNotAvail, UnavailableNodes:c2")
     assert held is not None and "UnavailableNodes:c2" in held.text
+    shown = explain("ReqNodeNotAvail,_UnavailableNodes:c2")  # scontrol's Reason= form
+    assert shown is not None and shown.text == held.text
+    requeued = explain("BeginTime")  # also what a job requeued after a node failure waits for
+    assert requeued is not None and "--begin" in requeued.text and "requeued" in requeued.text
     assert explain("None") is None and explain("") is None
     unknown = explain("SomethingNew")
     assert unknown is not None and unknown.text == "Slurm says: SomethingNew."
