@@ -13,7 +13,7 @@ the scheduler nothing, and sprio lists them (it skips held jobs and jobs with a 
 1. Every view open: each simulated JupyterLab tab polls GET jobs?scope=... at the panel's
    interval (wall-clock aligned, as model.ts does), and on each poll the Finished (GET history),
    Nodes (GET nodes) and Account (GET account) views fetch their data, and the details view of a
-   pending job (GET jobs/{id}) reloads when the listing changed. slurmctld RPCs from ``sdiag`` and
+   pending job (GET jobs/{id}) reloads when its row changed. slurmctld RPCs from ``sdiag`` and
    slurmdbd RPCs from ``sacctmgr show stats`` before/after, per minute, with no tabs (background),
    1 tab and N tabs.
 2. GET jobs/{id} for a pending job in a queue of ``--jobs`` jobs: cold (just after the cache window
@@ -214,7 +214,7 @@ async def tab(
     server: LabServer, window: Window, interval: float, scope: str, job_id: str, opened_at: float
 ) -> None:
     """One JupyterLab tab with the panel open on every view: the queue's poll, and the views
-    that fetch with it (usePolledFetch: every poll; JobDetails: when the listing changed)."""
+    that fetch with it (usePolledFetch: every poll; JobDetails: when its job's row changed)."""
     async with httpx.AsyncClient(
         base_url=f"{server.url}slurm-lab/api/",
         headers={"Authorization": f"token {server.token}"},
@@ -242,17 +242,24 @@ async def tab(
             return out
 
         etag: str | None = None
+        seen: str | None = None
 
         async def poll() -> bool:
-            """GET jobs with the last ETag; True when the listing changed (not 304)."""
-            nonlocal etag
+            """GET jobs with the last ETag; True when the details' job's row changed (JobDetails'
+            rowSignature: state, reason, nodes, start, the minute of its run time)."""
+            nonlocal etag, seen
             started = time.time()
             headers = {"If-None-Match": etag} if etag else {}
             response = await api.get("jobs", params={"scope": scope}, headers=headers)
             window.record("jobs", started, response)
-            if response.status_code == 200:
-                etag = response.headers.get("ETag")
-            return response.status_code != 304
+            if response.status_code != 200:
+                return False
+            etag = response.headers.get("ETag")
+            row: dict[str, object] = next((j for j in response.json()["jobs"] if j["job_id"] == job_id), {})
+            minutes = str(row.get("time_used") or "").rsplit(":", 1)[0]
+            now = "|".join(str(row.get(k)) for k in ("state", "reason", "nodes", "start_time")) + minutes
+            changed, seen = now != seen, now
+            return changed
 
         await asyncio.sleep(max(0.0, opened_at - time.time()))
         # Opening: the Poll's first tick, and each view's fetch on mount.

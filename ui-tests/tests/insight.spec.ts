@@ -103,7 +103,7 @@ test('Finished: a job that held too much shows it, and resubmits right-sized fro
       .toMatch(/\d+K/);
     await page.getByRole('tab', { name: 'Finished' }).click();
     const line = page.getByRole('table', { name: 'Finished jobs' }).locator(`tr[data-job-id="${id}"]`);
-    await expect(line).toContainText(/CPU \d+% · mem 1\d%/, { timeout: 30000 });
+    await expect(line.locator('.jp-SlurmLab-use')).toHaveText(/^\d+% \/ 1\d%$/, { timeout: 30000 });
     await expect(line.locator('td[data-wasteful="true"]')).toHaveCount(1);
     await line.focus();
     await page.keyboard.press('Enter');

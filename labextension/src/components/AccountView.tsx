@@ -42,7 +42,7 @@ export function AccountView(props: { model: QueueModel }): JSX.Element {
         </div>
       )}
       {info && (
-        <div className="jp-SlurmLab-history-table">
+        <div className="jp-SlurmLab-history-table jp-SlurmLab-account-tables">
           <table aria-label="Fairshare">
             <thead>
               <tr>

@@ -13,7 +13,7 @@ const WINDOWS: [string, string][] = [
 const COLUMNS: [keyof IHistoricJob, string][] = [
   ['job_id', 'Job'],
   ['state', 'State'],
-  ['efficiency', 'Efficiency'],
+  ['efficiency', 'CPU / mem'],
   ['name', 'Name'],
   ['exit_code', 'Exit'],
   ['elapsed', 'Elapsed'],
@@ -26,11 +26,12 @@ function share(value: number | null): string {
   return value === null ? '–' : `${Math.round(value * 100)}%`;
 }
 
-/** A finished job's use of what it held, in a cell: "CPU 97% · mem 30%", notes on hover. */
+/** A finished job's use of what it held, in a cell: "97% / 30%" (CPU / memory), notes on hover. */
 export function efficiencyText(e: IEfficiency | null): string {
-  return e
-    ? `CPU ${share(e.cpu_efficiency)} · mem ${share(e.memory_efficiency)}`
-    : '';
+  if (!e || (e.cpu_efficiency === null && e.memory_efficiency === null)) {
+    return '';
+  }
+  return `${share(e.cpu_efficiency)} / ${share(e.memory_efficiency)}`;
 }
 
 /**
@@ -145,7 +146,7 @@ export function HistoryView(props: {
                           : baseState(j.state)
                         : undefined
                     }
-                    className={`jp-SlurmLab-cell jp-SlurmLab-${key}`}
+                    className={`jp-SlurmLab-cell jp-SlurmLab-${key === 'efficiency' ? 'use' : key}`}
                   >
                     {key === 'efficiency'
                       ? efficiencyText(j.efficiency)
