@@ -25,6 +25,13 @@ HEADROOM = 1.25
 TIME_HEADROOM = 1.5
 
 
+#: What to ask for after a run Slurm ended at a limit.
+_CUT_SHORT = {
+    "TIMEOUT": ("ran out of time at its limit: ask for more with --time",),
+    "OUT_OF_MEMORY": ("ran out of memory: ask for more with --mem",),
+}
+
+
 def slurm_seconds(text: str) -> float | None:
     """sacct's durations: ``[D-][HH:]MM:SS[.mmm]`` -> seconds."""
     text = text.strip()
@@ -88,6 +95,7 @@ def efficiency_of(job_id: str, job: Mapping[str, str], steps: Iterable[Mapping[s
     cpu_eff = cpu_seconds / (elapsed * ncpus) if cpu_seconds is not None and elapsed and ncpus else None
     mem_eff = max_rss / requested if max_rss is not None and requested else None
     time_eff = elapsed / limit if limit else None
+    state = base_state(job.get("State", "")) or "UNKNOWN"
     suggestions: dict[str, str] = {}
     notes: list[str] = []
     if mem_eff is not None and requested and max_rss is not None and mem_eff < WASTEFUL:
@@ -103,7 +111,9 @@ def efficiency_of(job_id: str, job: Mapping[str, str], steps: Iterable[Mapping[s
         if want < ncpus:
             suggestions["cpus_per_task"] = str(want)
             notes.append(f"kept {cpu_eff * ncpus:.1f} of {ncpus} CPUs busy: --cpus-per-task={want}")
-    state = base_state(job.get("State", "")) or "UNKNOWN"
+    if state != "COMPLETED":
+        # A run cut short shows what it used until then, not what the work needs.
+        suggestions, notes = {}, list(_CUT_SHORT.get(state, ()))
     return Efficiency(
         job_id, state, elapsed, ncpus, cpu_seconds, cpu_eff, requested, max_rss, mem_eff, limit,
         time_eff, gpus, suggestions, notes,

@@ -43,3 +43,14 @@ def test_a_well_sized_job_gets_no_suggestion_and_gpus_are_counted() -> None:
     e = parse_efficiency(text, "52")
     assert e is not None and e.gpus == 2 and e.suggestions == {} and e.notes == []
     assert parse_efficiency(text, "53") is None
+
+
+def test_a_run_cut_short_gets_no_right_sizing_but_says_what_to_ask_for() -> None:
+    from slurm_lab.slurm.efficiency import efficiency_of
+
+    job = {"State": "TIMEOUT", "ElapsedRaw": "600", "TotalCPU": "00:10", "AllocCPUS": "4",
+           "TimelimitRaw": "10", "AllocTRES": "cpu=4,mem=8G"}  # fmt: skip
+    eff = efficiency_of("7", job, [{"MaxRSS": "100M"}])
+    assert eff.suggestions == {} and eff.notes == ["ran out of time at its limit: ask for more with --time"]
+    cancelled = efficiency_of("8", {**job, "State": "CANCELLED by 0"}, [])
+    assert cancelled.state == "CANCELLED" and cancelled.suggestions == {} and cancelled.notes == []
