@@ -101,6 +101,16 @@ def test_start_brings_up_slurm_and_serves_slurm_lab_as_the_user(binder_user: Bin
             wait_for(lambda: output.exists() and output.read_text().strip(), timeout=60) == binder_user.name
         )
         assert job_id in {j["job_id"] for j in api.get("jobs").json()["jobs"]}
+        # The site's shape, rootless too: four nodes, and accounting (slurmdbd + MariaDB as the
+        # user) behind the Finished view, with the job's efficiency.
+        assert len(api.get("nodes").json()["nodes"]) == 4
+
+        def accounted() -> dict | None:
+            history = api.get("history", params={"since": "now-1days"}).json()
+            found = [j for j in history["jobs"] if j["job_id"] == job_id and j["efficiency"]]
+            return history if history["source"] == "accounting" and found else None
+
+        wait_for(accounted, timeout=60, interval=1, what="the job in the rootless cluster's accounting")
     except AssertionError:
         print(binder_user.slurm("squeue", "-t", "all", "-o", "%i %T %R %u %Z"), log.read_text())
         raise
