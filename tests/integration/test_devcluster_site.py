@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from slurm_lab.devcluster import DevCluster, DevClusterError, accounting
+from slurm_lab.devcluster import DevCluster, accounting
 from slurm_lab.devcluster.config import (
     ClusterSpec,
     Layout,
@@ -21,38 +21,18 @@ from slurm_lab.devcluster.config import (
     render_slurm_conf,
     render_slurmdbd_conf,
 )
-from tests.helpers import ROOTFUL, SERVER_USER, slurm_as, user_argv, wait_for
+from tests.helpers import SERVER_USER, slurm_as, user_argv, wait_for
+from tests.own_cluster import own_cluster
 
-#: Not the shared dev cluster: this module starts, breaks and stops its own.
-SITE_DIR = Path(
-    os.environ.get("SLURM_LAB_SITE_TEST_DIR")
-    or (
-        "/var/lib/slurm-lab/devcluster-site"
-        if ROOTFUL
-        else Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-        / "slurm-lab"
-        / "devcluster-site"
-    )
-)
-SITE_PORT_BASE = int(os.environ.get("SLURM_LAB_SITE_TEST_PORT_BASE") or (16817 if ROOTFUL else 17817))
 USER = SERVER_USER  # slab-alice in root mode, else whoever runs the tests
 BURN_SECONDS = 6  # longer than JobAcctGatherFrequency=5, so MaxRSS is sampled
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[DevCluster]:
-    cluster = DevCluster(SITE_DIR, port_base=SITE_PORT_BASE)
-    try:
-        cluster.up(timeout=120, nodes=4, accounting=True)
-    except DevClusterError as exc:
-        cluster.down()
-        if os.environ.get("SLURM_LAB_REQUIRE_CLUSTER"):
-            raise
-        pytest.skip(f"site-shaped dev cluster unavailable: {exc}")
-    try:
+    """Not the shared dev cluster: this module starts, breaks and stops its own."""
+    with own_cluster("devcluster-site", 16817, accounting=True) as cluster:
         yield cluster
-    finally:
-        cluster.down()
 
 
 @pytest.fixture(scope="module")
