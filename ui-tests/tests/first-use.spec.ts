@@ -6,31 +6,9 @@ import { expect, test } from '@jupyterlab/galata';
 import type { Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
 
+import { openPanel, row, sbatch, squeue } from './slurm';
+
 test.use({ autoGoto: true });
-
-function sbatch(...args: string[]): string {
-  return execFileSync('sbatch', ['--parsable', '--output=/dev/null', ...args], {
-    input: '#!/bin/sh\nsleep 300\n'
-  })
-    .toString()
-    .trim();
-}
-
-function squeue(...args: string[]): string[] {
-  return execFileSync('squeue', ['-h', '--states=all', ...args])
-    .toString()
-    .split('\n')
-    .filter(Boolean);
-}
-
-function row(page: Page, id: string) {
-  return page.locator(`.jp-SlurmLab-row[data-job-id="${id}"]`);
-}
-
-async function openPanel(page: Page): Promise<void> {
-  await page.locator('li[data-id="slurm-lab-queue"]').click();
-  await expect(page.locator('.jp-SlurmLab-panel')).toBeVisible();
-}
 
 /** Move the grid's focus to the row of `id` with the keyboard only. */
 async function focusRow(page: Page, id: string): Promise<void> {

@@ -4,17 +4,10 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 import { execFileSync } from 'child_process';
-import * as path from 'path';
+
+import { devcluster, sbatch } from './slurm';
 
 test.use({ autoGoto: true });
-
-function sbatch(...args: string[]): string {
-  return execFileSync('sbatch', ['--parsable', '--output=/dev/null', ...args], {
-    input: '#!/bin/sh\nsleep 300\n'
-  })
-    .toString()
-    .trim();
-}
 
 test('a held job says why it waits and what to do, on hover and in details', async ({ page }) => {
   const id = sbatch('--hold', '--job-name=why-held');
@@ -48,8 +41,6 @@ test('the Nodes tab lists every node Slurm has, with its CPUs and state', async 
 });
 
 test('a node taken down shows its reason in the Nodes tab within one poll, and comes back', async ({ page }) => {
-  const devcluster = (...args: string[]) =>
-    execFileSync(path.resolve(__dirname, '../../.venv/bin/python'), ['-m', 'slurm_lab.devcluster', ...args]);
   await page.locator('li[data-id="slurm-lab-queue"]').click();
   await page.getByRole('tab', { name: 'Nodes' }).click();
   const c2 = page.getByRole('table', { name: 'Nodes' }).locator('tr[data-node="c2"]');

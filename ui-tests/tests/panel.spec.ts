@@ -1,9 +1,7 @@
 import { expect, galata, test } from '@jupyterlab/galata';
-import type { Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
-import * as path from 'path';
 
-const PYTHON = path.resolve(__dirname, '../../.venv/bin/python');
+import { devcluster, openPanel, row } from './slurm';
 
 function sbatch(...args: string[]): string {
   return execFileSync('sbatch', ['--parsable', '--output=/dev/null', ...args], {
@@ -13,21 +11,8 @@ function sbatch(...args: string[]): string {
     .trim();
 }
 
-function devcluster(...args: string[]): void {
-  execFileSync(PYTHON, ['-m', 'slurm_lab.devcluster', ...args], { stdio: 'inherit' });
-}
-
 function jobState(id: string): string {
   return execFileSync('scontrol', ['show', 'job', '-o', id]).toString().match(/JobState=(\S+)/)![1];
-}
-
-async function openPanel(page: Page): Promise<void> {
-  await page.locator('li[data-id="slurm-lab-queue"]').click();
-  await expect(page.locator('.jp-SlurmLab-panel')).toBeVisible();
-}
-
-function row(page: Page, id: string) {
-  return page.locator(`.jp-SlurmLab-row[data-job-id="${id}"]`);
 }
 
 test.use({ autoGoto: true });
