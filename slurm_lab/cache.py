@@ -2,6 +2,11 @@
 
 Failures are remembered for ``ttl`` too, so a down controller is not hammered by every client,
 and the last good value stays available to be served as stale.
+
+With ``background=True`` (stale-while-revalidate) only the first read of a key waits: later
+reads get the last value at once, and one that finds it older than ``ttl`` starts the one
+refresh everyone then shares. A read after :meth:`invalidate` (a change this process made) still
+waits, so it shows that change.
 """
 
 from __future__ import annotations
@@ -48,9 +53,14 @@ class _Entry(Generic[T]):
 
 class CoalescingCache(Generic[K, T]):
     def __init__(
-        self, ttl: float, clock: Callable[[], float] = time.monotonic, max_entries: int | None = None
+        self,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int | None = None,
+        background: bool = False,
     ) -> None:
         self.ttl = ttl
+        self.background = background
         self.max_entries = max_entries  # least recently used keys beyond this are forgotten
         self._clock = clock
         self._entries: dict[K, _Entry[T]] = {}
@@ -74,15 +84,43 @@ class CoalescingCache(Generic[K, T]):
         """
         entry = self._entry(key)
         now = self._clock()
+        current = entry.good is not None and entry.good_epoch == entry.epoch
+        if current and now - entry.good_at < self.ttl:
+            return entry.good  # type: ignore[return-value]
+        failed_lately = entry.error is not None and now - entry.error_at < self.ttl
+        if self.background and current:
+            if not failed_lately:
+                self._start(entry, fetch).add_done_callback(_retrieved)
+            if entry.error is not None:  # the last refresh failed: the value is stale
+                raise FetchFailed(entry.error, entry.good)
+            return entry.good  # type: ignore[return-value]
+        if failed_lately:
+            raise FetchFailed(entry.error, entry.good)  # type: ignore[arg-type]
+        # shield: a client that goes away must not cancel the fetch others are waiting for.
+        return await asyncio.shield(self._start(entry, fetch))
+
+    async def fresh(self, key: K, fetch: Callable[[], Awaitable[T]]) -> Snapshot[T]:
+        """Like :meth:`get`, but waits for the refresh of a value older than ``ttl`` (for a
+        publisher that must see each window's data, whoever reads)."""
+        entry = self._entry(key)
+        now = self._clock()
         if entry.good and entry.good_epoch == entry.epoch and now - entry.good_at < self.ttl:
             return entry.good
         if entry.error is not None and now - entry.error_at < self.ttl:
             raise FetchFailed(entry.error, entry.good)
+        return await asyncio.shield(self._start(entry, fetch))
+
+    async def settled(self) -> None:
+        """Wait for the refreshes under way (whatever their outcome): for shutdown and tests."""
+        running = [e.inflight for e in self._entries.values() if e.inflight is not None]
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def _start(self, entry: _Entry[T], fetch: Callable[[], Awaitable[T]]) -> asyncio.Task[Snapshot[T]]:
+        """The running fetch of this entry's current epoch, started if there is none."""
         if entry.inflight is None or entry.inflight_epoch != entry.epoch:
             entry.inflight = asyncio.ensure_future(self._refresh(entry, fetch))
             entry.inflight_epoch = entry.epoch
-        # shield: a client that goes away must not cancel the fetch others are waiting for.
-        return await asyncio.shield(entry.inflight)
+        return entry.inflight
 
     def _entry(self, key: K) -> _Entry[T]:
         entry = self._entries.pop(key, None) or _Entry()
@@ -124,3 +162,9 @@ class CoalescingCache(Generic[K, T]):
         snap = Snapshot(value, time.time(), self._serial)
         entry.good, entry.good_at, entry.good_epoch, entry.error = snap, self._clock(), epoch, None
         return snap
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """A background refresh's failure is kept in its entry; mark it seen for asyncio."""
+    if not task.cancelled():
+        task.exception()

@@ -129,7 +129,8 @@ class JobsHandler(SlurmLabHandler):
         scope = validation.scope(self.get_query_argument("scope", None))
         states = validation.states(self.get_query_argument("state", None))
         partitions = validation.partitions(self.get_query_argument("partition", None))
-        rendered = await self.service.render_jobs(scope, states, partitions)
+        fmt = validation.queue_format(self.get_query_argument("format", None))
+        rendered = await self.service.render_jobs(scope, states, partitions, fmt)
         self.set_header("Content-Type", "application/json")
         if rendered.error is not None:
             # Last good data, marked stale, with the error that made it stale.

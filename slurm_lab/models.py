@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import hashlib
+from dataclasses import dataclass, field, fields
+from typing import Literal, TypeAlias
+
+import orjson
 
 Scope = Literal["mine", "all"]
 Stream = Literal["stdout", "stderr"]
+#: How ``GET jobs`` encodes the jobs: one object per job, or one ``fields`` list and value rows.
+QueueFormat = Literal["objects", "table"]
 
 
 @dataclass(slots=True)
@@ -39,6 +44,40 @@ class Job:
     stdout_path: str | None
     stderr_path: str | None
     qos: str | None
+
+
+#: The queue's columns, in :class:`Job`'s order: a row of a :class:`QueueTable` holds these values.
+JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Job))
+#: One job as a row: ``Job(*row)`` makes the record.
+JobRow: TypeAlias = tuple[str | int | None, ...]
+
+
+class QueueTable:
+    """One listing of the queue as rows of :data:`JOB_FIELDS` values: no per-job objects until
+    someone asks for :attr:`jobs`. ``digest`` names the output it came from, so a refresh that
+    printed the same bytes is recognised without parsing, and every encoding of it is reused."""
+
+    __slots__ = ("_jobs", "digest", "rows")
+
+    def __init__(self, rows: list[JobRow], digest: bytes) -> None:
+        self.rows = rows
+        self.digest = digest
+        self._jobs: list[Job] | None = None
+
+    @classmethod
+    def of_jobs(cls, jobs: list[Job]) -> QueueTable:
+        """A table of records a backend built itself (its digest is that of their values)."""
+        rows: list[JobRow] = [tuple(getattr(j, name) for name in JOB_FIELDS) for j in jobs]
+        table = cls(rows, hashlib.blake2b(orjson.dumps(rows), digest_size=16).digest())
+        table._jobs = jobs
+        return table
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The rows as records, made once per table."""
+        if self._jobs is None:
+            self._jobs = [Job(*row) for row in self.rows]  # type: ignore[arg-type]
+        return self._jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,15 @@
-"""The queue as clients see it: one cached squeue per scope, filtered and encoded once per change."""
+"""The queue as clients see it: one cached squeue per scope, filtered and encoded once per change.
+
+Reads never wait for Slurm once a scope has been fetched (see cache.py's ``background``), and
+parsing and encoding run in worker threads, so a 100,000-job refresh does not hold up the
+requests around it. Only the bodies of each scope's current listing are kept.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -13,13 +18,28 @@ import orjson
 from .cache import CoalescingCache, FetchFailed, Snapshot
 from .errors import SlurmLabError
 from .guard import ControllerGuard
-from .models import Job, Scope
+from .models import JOB_FIELDS, Job, JobRow, QueueFormat, QueueTable, Scope
 from .schedulers import Scheduler
 from .slurm.reasons import explain
 from .slurm.states import base_state
 
-#: Encoded bodies kept for the current snapshots (one per scope x filter x staleness in use).
-_MEMO_SIZE = 8
+Filter = frozenset[str] | None
+
+_STATE = JOB_FIELDS.index("state")
+_REASON = JOB_FIELDS.index("reason")
+_PARTITION = JOB_FIELDS.index("partition")
+_FIELDS_JSON = orjson.dumps(JOB_FIELDS)
+#: Encodings kept per scope for its current listing (formats x filters in use).
+_PER_LISTING = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One listing filtered and encoded: its jobs, what their pending reasons mean, its ETag."""
+
+    jobs_json: bytes
+    explanations_json: bytes
+    etag: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +47,29 @@ class RenderedJobs:
     """A ``GET jobs`` listing ready to send: its encoded jobs, ETag and age; ``error`` is set when
     the data are stale (the last good ones, kept while Slurm cannot answer)."""
 
-    jobs_json: bytes
-    explanations_json: bytes
-    etag: str
+    encoded: Encoded
+    format: QueueFormat
     fetched_at: str
     stale: bool
     error: SlurmLabError | None = None
 
+    @property
+    def etag(self) -> str:
+        return self.encoded.etag
+
     def body(self, **extra: object) -> bytes:
         """The JSON body: the jobs (encoded once, embedded as they are), what their pending
         reasons mean (once per distinct reason), their age, ``extra``."""
+        jobs = orjson.Fragment(self.encoded.jobs_json)
+        head = (
+            {"format": "table", "fields": orjson.Fragment(_FIELDS_JSON), "rows": jobs}
+            if self.format == "table"
+            else {"jobs": jobs}
+        )
         return orjson.dumps(
             {
-                "jobs": orjson.Fragment(self.jobs_json),
-                "explanations": orjson.Fragment(self.explanations_json),
+                **head,
+                "explanations": orjson.Fragment(self.encoded.explanations_json),
                 "fetched_at": self.fetched_at,
                 "stale": self.stale,
                 **extra,
@@ -54,19 +83,24 @@ class QueueView:
     def __init__(self, scheduler: Scheduler, guard: ControllerGuard, ttl: float) -> None:
         self.scheduler = scheduler
         self.guard = guard
-        self.cache: CoalescingCache[Scope, list[Job]] = CoalescingCache(ttl)
-        self._memo: OrderedDict[tuple[object, ...], tuple[bytes, bytes, str]] = OrderedDict()
+        self.cache: CoalescingCache[Scope, QueueTable] = CoalescingCache(ttl, background=True)
+        self._encodings: dict[Scope, tuple[bytes, dict[tuple[object, ...], asyncio.Future[Encoded]]]] = {}
 
-    async def snapshot(self, scope: Scope) -> Snapshot[list[Job]]:
+    async def snapshot(self, scope: Scope) -> Snapshot[QueueTable]:
         """The current queue; raises FetchFailed (with the last good snapshot) on failure."""
         return await self.cache.get(scope, lambda: self._list(scope))
 
+    async def fresh(self, scope: Scope) -> Snapshot[QueueTable]:
+        """The queue no older than one window: waits for the refresh when it is due."""
+        return await self.cache.fresh(scope, lambda: self._list(scope))
+
     async def jobs(self, scope: Scope) -> list[Job]:
         """The current queue, or the typed error when it cannot be had."""
-        return await self.cache.value(scope, lambda: self._list(scope))
+        return (await self.cache.value(scope, lambda: self._list(scope))).jobs
 
-    async def _list(self, scope: Scope) -> list[Job]:
-        return await self.guard.run(lambda: self.scheduler.list_jobs(scope))
+    async def _list(self, scope: Scope) -> QueueTable:
+        last = self.cache.last(scope)
+        return await self.guard.run(lambda: self.scheduler.queue_table(scope, last.value if last else None))
 
     def invalidate(self) -> None:
         self.cache.invalidate()
@@ -75,13 +109,13 @@ class QueueView:
         """A job from any cached listing (useful once the controller has forgotten it)."""
         for scope in ("mine", "all"):
             snap = self.cache.last(scope)  # type: ignore[arg-type]
-            for job in snap.value if snap else ():
-                if job.job_id == job_id:
-                    return job
+            for row in snap.value.rows if snap else ():
+                if row[0] == job_id:
+                    return Job(*row)  # type: ignore[arg-type]
         return None
 
     async def render(
-        self, scope: Scope, states: frozenset[str] | None, partitions: frozenset[str] | None
+        self, scope: Scope, states: Filter, partitions: Filter, fmt: QueueFormat = "objects"
     ) -> RenderedJobs:
         """The encoded listing; when Slurm fails, the last good one marked stale (or the error)."""
         error = None
@@ -91,55 +125,75 @@ class QueueView:
             if exc.last is None:
                 raise exc.error from None
             snap, error = exc.last, exc.error
-        jobs_json, explanations_json, etag = self._encode(scope, snap, states, partitions)
-        fetched = datetime.fromtimestamp(snap.fetched_at, timezone.utc).isoformat(timespec="milliseconds")
-        return RenderedJobs(
-            jobs_json, explanations_json, etag, fetched.replace("+00:00", "Z"), error is not None, error
-        )
+        encoded = await self.encoded(scope, snap.value, states, partitions, fmt)
+        return RenderedJobs(encoded, fmt, iso_time(snap.fetched_at), error is not None, error)
 
-    def _encode(
-        self,
-        scope: Scope,
-        snap: Snapshot[list[Job]],
-        states: frozenset[str] | None,
-        partitions: frozenset[str] | None,
-    ) -> tuple[bytes, bytes, str]:
-        """Encode the jobs once per (snapshot, filter): every other client gets the same bytes.
-
-        Bodies of an older snapshot of the same scope are dropped at once: nobody is served them
-        again, and at 10,000 jobs each is megabytes.
-        """
-        key = (scope, snap.serial, states, partitions)
-        hit = self._memo.get(key)
-        if hit:
-            self._memo.move_to_end(key)
-            return hit
-        for old in [k for k in self._memo if k[0] == scope and k[1] != snap.serial]:
-            del self._memo[old]
-        jobs = list(_filter(snap.value, states, partitions))
-        jobs_json = orjson.dumps(jobs)
-        reasons = {j.reason for j in jobs if j.reason and base_state(j.state) == "PENDING"}
-        explained = {r: e for r in sorted(reasons) if (e := explain(r))}
-        # The ETag covers the jobs only, so an unchanged queue revalidates (304) across refreshes.
-        etag = '"' + hashlib.sha256(jobs_json).hexdigest()[:24] + '"'
-        self._memo[key] = (
-            jobs_json,
-            orjson.dumps({r: {"text": e.text, "action": e.action} for r, e in explained.items()}),
-            etag,
-        )
-        if len(self._memo) > _MEMO_SIZE:
-            self._memo.popitem(last=False)
-        return self._memo[key]
+    async def encoded(
+        self, scope: Scope, table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFormat
+    ) -> Encoded:
+        """Encode a listing once per (filter, format), in a worker thread: every other client
+        gets the same bytes. A scope's encodings go when its listing changes: nobody is served
+        them again, and at 100,000 jobs each is tens of megabytes."""
+        digest, memo = self._encodings.get(scope, (b"", {}))
+        if digest != table.digest:
+            current = self.cache.last(scope)
+            if current is not None and current.value is not table:
+                # An older listing (served stale): encode it without displacing the current one's.
+                return await asyncio.to_thread(_encode, table, states, partitions, fmt)
+            digest, memo = table.digest, {}
+            self._encodings[scope] = (digest, memo)
+        key = (states, partitions, fmt)
+        future = memo.get(key)
+        if future is None:
+            if len(memo) >= _PER_LISTING:
+                memo.pop(next(iter(memo)))
+            future = memo[key] = _in_thread(lambda: _encode(table, states, partitions, fmt))
+        return await asyncio.shield(future)
 
 
-def _filter(
-    jobs: list[Job], states: frozenset[str] | None, partitions: frozenset[str] | None
-) -> Iterable[Job]:
-    if states is None and partitions is None:
-        return jobs
-    return (
-        j
-        for j in jobs
-        if (states is None or base_state(j.state) in states)
-        and (partitions is None or j.partition in partitions)
+def iso_time(seconds: float) -> str:
+    """A wall-clock time as ISO 8601 UTC with milliseconds (``2026-11-21T10:00:00.123Z``)."""
+    stamp = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _in_thread(work: Callable[[], Encoded]) -> asyncio.Future[Encoded]:
+    """Start ``work`` in a worker thread; its future is shared by every request that needs it."""
+    future: Awaitable[Encoded] = asyncio.to_thread(work)
+    return asyncio.ensure_future(future)
+
+
+def _encode(table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFormat) -> Encoded:
+    rows = _filtered(table.rows, states, partitions)
+    if fmt == "table":
+        jobs_json = orjson.dumps(rows)
+    elif rows is table.rows:
+        jobs_json = orjson.dumps(table.jobs)
+    else:
+        jobs_json = orjson.dumps([Job(*row) for row in rows])  # type: ignore[arg-type]
+    reasons = {
+        str(row[_REASON])
+        for row in rows
+        if row[_REASON] and base_state(row[_STATE]) == "PENDING"  # type: ignore[arg-type]
+    }
+    explained = {r: e for r in sorted(reasons) if (e := explain(r))}
+    # The ETag names the listing, its filter and format, so an unchanged queue revalidates (304)
+    # across refreshes, and no body is hashed.
+    named = (table.digest, states and sorted(states), partitions and sorted(partitions), fmt)
+    tag = hashlib.blake2b(repr(named).encode(), digest_size=12)
+    return Encoded(
+        jobs_json,
+        orjson.dumps({r: {"text": e.text, "action": e.action} for r, e in explained.items()}),
+        '"' + tag.hexdigest() + '"',
     )
+
+
+def _filtered(rows: list[JobRow], states: Filter, partitions: Filter) -> list[JobRow]:
+    if states is None and partitions is None:
+        return rows
+    return [
+        row
+        for row in rows
+        if (states is None or base_state(row[_STATE]) in states)  # type: ignore[arg-type]
+        and (partitions is None or row[_PARTITION] in partitions)
+    ]

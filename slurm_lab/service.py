@@ -43,6 +43,7 @@ from .models import (
     Partition,
     PendingInfo,
     Priority,
+    QueueFormat,
     Scope,
     Stream,
     SubmitResult,
@@ -154,12 +155,16 @@ class SlurmLabService:
         return await self.guard.run(self.scheduler.partitions)
 
     async def render_jobs(
-        self, scope: Scope, states: frozenset[str] | None, partitions: frozenset[str] | None
+        self,
+        scope: Scope,
+        states: frozenset[str] | None,
+        partitions: frozenset[str] | None,
+        fmt: QueueFormat = "objects",
     ) -> RenderedJobs:
         """The ``GET jobs`` body; "mine" needs an identity Slurm and the hub agree on."""
         if scope == "mine":
             self.check_identity()
-        return await self.queue.render(scope, states, partitions)
+        return await self.queue.render(scope, states, partitions, fmt)
 
     async def details(self, job_id: str) -> JobDetails:
         return await self._details.value(

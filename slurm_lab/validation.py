@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import InvalidInput
-from .models import Scope, Stream
+from .models import QueueFormat, Scope, Stream
 from .slurm.options import BY_NAME
 from .slurm.states import COMPACT_STATES, JOB_STATES
 
@@ -80,6 +80,14 @@ def scope(value: str | None) -> Scope:
     if value == "all":
         return "all"
     raise InvalidInput("scope", "must be 'mine' or 'all'")
+
+
+def queue_format(value: str | None) -> QueueFormat:
+    if value in (None, "", "objects"):
+        return "objects"
+    if value == "table":
+        return "table"
+    raise InvalidInput("format", "must be 'objects' or 'table'")
 
 
 def states(value: str | None) -> frozenset[str] | None:

@@ -23,6 +23,7 @@ from ..models import (
     OutputChunk,
     Partition,
     Priority,
+    QueueTable,
     Scope,
     Stream,
     SubmitResult,
@@ -68,6 +69,12 @@ class Scheduler(LoggingConfigurable):
     async def list_jobs(self, scope: Scope) -> list[Job]:
         """The queue: only the user's jobs (``mine``) or everyone's (``all``), every state."""
         raise NotImplementedError
+
+    async def queue_table(self, scope: Scope, previous: QueueTable | None = None) -> QueueTable:
+        """The queue as rows; ``previous`` itself when Slurm's answer is the one it was made from
+        (so nothing is parsed or encoded again). Backends that can tell cheaply override this."""
+        table = QueueTable.of_jobs(await self.list_jobs(scope))
+        return previous if previous is not None and previous.digest == table.digest else table
 
     async def job_details(self, job_id: str) -> JobDetails:
         """All fields of one job; raises JobNotFound when Slurm no longer knows it."""

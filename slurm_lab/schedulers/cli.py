@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import pwd
 import re
 import secrets
@@ -34,6 +35,7 @@ from ..models import (
     Node,
     Partition,
     Priority,
+    QueueTable,
     Scope,
     SubmitResult,
     WillRun,
@@ -80,6 +82,7 @@ class CliScheduler(Scheduler):
         self._ctl_config: dict[str, str] | None = None
         self._jobcomp_lock = asyncio.Lock()
         self._sprio = True
+        self._mark = secrets.token_hex(16)
 
     @property
     def backend(self) -> str:
@@ -105,9 +108,26 @@ class CliScheduler(Scheduler):
 
     # ------------------------------------------------------------- queries
     async def list_jobs(self, scope: Scope) -> list[Job]:
+        return (await self.queue_table(scope)).jobs
+
+    async def queue_table(self, scope: Scope, previous: QueueTable | None = None) -> QueueTable:
+        """One squeue; parsed in a worker thread (a 100,000-job listing is hundreds of ms of
+        Python that must not hold up other requests), unless it printed what it printed last."""
         nonce = secrets.token_urlsafe(6)
         result = await self.check(build.squeue(scope, nonce))
-        return _parsed("squeue", lambda: parsers.parse_queue(result.stdout, nonce))
+        digest = await asyncio.to_thread(self._digest, result.stdout, nonce)
+        if previous is not None and previous.digest == digest:
+            return previous
+        rows = await asyncio.to_thread(
+            _parsed, "squeue", lambda: parsers.parse_queue_rows(result.stdout, nonce)
+        )
+        return QueueTable(rows, digest)
+
+    def _digest(self, output: str, nonce: str) -> bytes:
+        """Names squeue's output whatever its per-call nonce: the nonce becomes a secret of this
+        process, which no job name can hold, so two outputs share a digest only when they match."""
+        same = output.replace(nonce, self._mark).encode("utf-8", "surrogateescape")
+        return hashlib.blake2b(same, digest_size=16).digest()
 
     async def job_details(self, job_id: str) -> JobDetails:
         """The controller's record while it has the job, then accounting's (with efficiency)."""

@@ -6,7 +6,7 @@ import logging
 import re
 
 from ..errors import JobNotFound, UnexpectedOutput
-from ..models import HistoricJob, Job, JobDetails, Node, Partition, Priority, WillRun
+from ..models import HistoricJob, Job, JobDetails, JobRow, Node, Partition, Priority, WillRun
 from . import argv
 from .argv import FIELD_SEP, PRIORITY_FACTORS, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
 from .efficiency import efficiency_of
@@ -24,17 +24,23 @@ def _opt(value: str) -> str | None:
 
 
 def parse_queue(text: str, nonce: str) -> list[Job]:
-    """Parse ``squeue --Format`` output built by :func:`argv.squeue` with the same ``nonce``.
+    """:func:`parse_queue_rows` as records."""
+    return [Job(*row) for row in parse_queue_rows(text, nonce)]  # type: ignore[arg-type]
+
+
+def parse_queue_rows(text: str, nonce: str) -> list[JobRow]:
+    """Parse ``squeue --Format`` output built by :func:`argv.squeue` with the same ``nonce`` into
+    rows of :data:`~slurm_lab.models.JOB_FIELDS` values.
 
     Any byte may appear in a name or path (a newline, the separators of another call), so a
     record that still does not split into the expected fields is skipped and logged, and the
     rest are served. Output with no record slurm-lab understands raises UnexpectedOutput. This
-    runs on every refresh of big queues, hence the unrolled, call-free body.
+    runs on every refresh of big queues, hence the unrolled, call-free body and plain tuples.
     """
     text_sep, record_sep = queue_separators(nonce)
     absent = _ABSENT
-    jobs: list[Job] = []
-    append = jobs.append
+    rows: list[JobRow] = []
+    append = rows.append
     bad: list[str] = []
     for record in text.split(record_sep):
         parts = record.lstrip("\n").split(text_sep)
@@ -47,7 +53,7 @@ def parse_queue(text: str, nonce: str) -> list[Job]:
          used, limit, nodes_n, cpus_n, nodes, qos) = f  # fmt: skip
         _, name, work_dir, out, err = parts
         append(
-            Job(
+            (
                 jid,
                 int(array_job) if task != "N/A" and array_job.isdigit() else None,
                 None if task in absent else task,
@@ -73,11 +79,11 @@ def parse_queue(text: str, nonce: str) -> list[Job]:
             )
         )
     if bad:
-        if not jobs:
+        if not rows:
             raise UnexpectedOutput(f"squeue printed {len(bad)} records slurm-lab cannot read")
         # Only the start of the id: the record's own text is another user's and may be hostile.
         log.warning("skipped %d malformed squeue records (first starts %r)", len(bad), bad[0])
-    return jobs
+    return rows
 
 
 # A key starts a token when preceded by a space: "Key=" where Key looks like a Slurm field name

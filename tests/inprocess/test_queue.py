@@ -43,15 +43,21 @@ async def test_filters_share_one_fetch(api: Api, fake: FakeScheduler) -> None:
 
 
 async def test_a_parse_failure_serves_the_last_good_listing_stale_then_recovers(
-    api: Api, fake: FakeScheduler
+    api: Api, fake: FakeScheduler, service: SlurmLabService
 ) -> None:
     good = await api("GET", "jobs", params=ALL)
     assert good.code == 200
     fake.fail_next("list_jobs", UnexpectedOutput("squeue printed 3 records slurm-lab cannot read"))
     await past_window()
 
+    # Past the window, the cached listing is still answered at once while one refresh runs.
+    during = await api("GET", "jobs", params=ALL)
+    assert during.code == 200 and during.json == good.json
+    await service.queue.cache.settled()
+
     stale = await api("GET", "jobs", params=ALL)
-    # The error's status, with the last good jobs marked stale and the error's message and reason.
+    # The refresh failed: the error's status, with the last good jobs marked stale and the
+    # error's message and reason.
     assert stale.code == 502
     assert stale.json["stale"] is True and stale.json["jobs"] == good.json["jobs"]
     assert stale.json["fetched_at"] == good.json["fetched_at"]  # when those data were true
@@ -69,7 +75,10 @@ async def test_a_parse_failure_serves_the_last_good_listing_stale_then_recovers(
     revalidate = await api("GET", "jobs", params=ALL, headers={"If-None-Match": good.headers["ETag"]})
     assert revalidate.code == 502 and revalidate.json["stale"] is True
 
+    # Stale until a refresh succeeds; the read past the window starts that refresh.
     await past_window()
+    assert (await api("GET", "jobs", params=ALL)).json["stale"] is True
+    await service.queue.cache.settled()
     fresh = await api("GET", "jobs", params=ALL)
     assert fresh.code == 200 and fresh.json["stale"] is False and "reason" not in fresh.json
     assert fresh.headers["ETag"] == good.headers["ETag"]  # the same jobs
@@ -87,7 +96,9 @@ async def test_a_failure_with_nothing_to_serve_is_the_error_alone(api: Api, fake
     }
 
 
-async def test_etag_revalidates_to_304_until_the_queue_changes(api: Api, fake: FakeScheduler) -> None:
+async def test_etag_revalidates_to_304_until_the_queue_changes(
+    api: Api, fake: FakeScheduler, service: SlurmLabService
+) -> None:
     first = await api("GET", "jobs", params=ALL)
     etag = first.headers["ETag"]
     assert first.code == 200 and etag.startswith('"') and etag.endswith('"')
@@ -98,12 +109,17 @@ async def test_etag_revalidates_to_304_until_the_queue_changes(api: Api, fake: F
 
     # A new squeue with the same jobs: the ETag covers the jobs, not when they were fetched.
     await past_window()
+    await api("GET", "jobs", params=ALL)  # answered from the cache; starts the refresh
+    await service.queue.cache.settled()
     refreshed = await api("GET", "jobs", params=ALL, headers={"If-None-Match": etag})
     assert refreshed.code == 304 and refreshed.body == b""
     assert fake.calls["list_jobs"] == 2
 
     fake.set_state("17", "RUNNING", None)  # the scheduler started a job
     await past_window()
+    unchanged = await api("GET", "jobs", params=ALL, headers={"If-None-Match": etag})
+    assert unchanged.code == 304  # nobody waits for Slurm: the refresh runs meanwhile
+    await service.queue.cache.settled()
     changed = await api("GET", "jobs", params=ALL, headers={"If-None-Match": etag})
     assert changed.code == 200 and changed.headers["ETag"] != etag
     assert next(j for j in changed.json["jobs"] if j["job_id"] == "17")["state"] == "RUNNING"
@@ -141,10 +157,15 @@ async def test_a_frozen_controller_answers_503_quickly_with_stale_data(
     )
     await past_window()
 
+    # Nobody waits: the last listing is answered at once while the refresh hangs.
     started = time.monotonic()
-    down = await api("GET", "jobs", params=ALL)
+    during = await api("GET", "jobs", params=ALL)
+    assert during.code == 200 and during.json == good.json and time.monotonic() - started < 0.3
+    await service.queue.cache.settled()
     took = time.monotonic() - started
     assert 0.4 < took < 1.5  # the guard probes after 0.5 s instead of waiting out squeue
+
+    down = await api("GET", "jobs", params=ALL)
     assert down.code == 503 and down.headers["Retry-After"] == str(RETRY_AFTER)
     assert down.json["reason"] == "controller_unavailable" and down.json["stale"] is True
     assert down.json["jobs"] == good.json["jobs"]
@@ -152,17 +173,21 @@ async def test_a_frozen_controller_answers_503_quickly_with_stale_data(
     assert fake.cancelled["list_jobs"] == 1  # the hung squeue was killed, not left running
     assert service.guard.down
 
-    # Known down: the next read after the window asks the probe first and never starts squeue.
+    # Known down: the next refresh asks the probe first and never starts squeue.
     await past_window()
     started = time.monotonic()
     again = await api("GET", "jobs", params=ALL)
-    assert again.code == 503 and time.monotonic() - started < 0.4
+    assert again.code == 503 and time.monotonic() - started < 0.3
+    await service.queue.cache.settled()
+    assert time.monotonic() - started < 0.4
     assert fake.calls["list_jobs"] == 2
 
-    # The controller is back.
+    # The controller is back: stale until the refresh that the next read starts has landed.
     fake.probe_problem = None
     fake.slow("list_jobs", 0)
     await past_window()
+    assert (await api("GET", "jobs", params=ALL)).json["stale"] is True
+    await service.queue.cache.settled()
     up = await api("GET", "jobs", params=ALL)
     assert up.code == 200 and up.json["stale"] is False and not service.guard.down
 

@@ -82,3 +82,51 @@ async def test_a_cancelled_reader_does_not_cancel_the_shared_fetch() -> None:
     await asyncio.sleep(0)
     first.cancel()
     assert (await second).value == 1 and src.calls == 1
+
+
+@pytest.mark.asyncio
+async def test_in_background_only_the_first_read_waits_and_stale_means_the_refresh_failed() -> None:
+    clock, src = Clock(), Source()
+    cache: CoalescingCache[str, int] = CoalescingCache(ttl=5, clock=clock, background=True)
+    assert (await cache.get("k", src)).value == 1  # the first read waits for the fetch
+    clock.now = 6
+    reads = await asyncio.gather(*(cache.get("k", src) for _ in range(20)))
+    assert {s.value for s in reads} == {1} and src.calls == 2  # answered at once; one refresh
+    await cache.settled()
+    assert (await cache.get("k", src)).value == 2 and src.calls == 2
+
+    src.fail, clock.now = True, 12
+    assert (await cache.get("k", src)).value == 2  # still good as far as anyone knows
+    await cache.settled()
+    with pytest.raises(FetchFailed) as failed:  # the refresh failed: the last value is stale
+        await cache.get("k", src)
+    assert failed.value.last is not None and failed.value.last.value == 2 and src.calls == 3
+    clock.now = 14
+    with pytest.raises(FetchFailed):  # the failure is remembered for its window: no new fetch
+        await cache.get("k", src)
+    assert src.calls == 3
+
+    src.fail, clock.now = False, 18
+    with pytest.raises(FetchFailed):  # stale until a refresh succeeds; this read starts one
+        await cache.get("k", src)
+    await cache.settled()
+    assert (await cache.get("k", src)).value == 4
+
+
+@pytest.mark.asyncio
+async def test_in_background_a_read_after_invalidate_waits_for_our_own_change() -> None:
+    clock, src = Clock(), Source()
+    cache: CoalescingCache[str, int] = CoalescingCache(ttl=5, clock=clock, background=True)
+    await cache.get("k", src)
+    cache.invalidate()
+    assert (await cache.get("k", src)).value == 2
+
+
+@pytest.mark.asyncio
+async def test_fresh_waits_for_a_due_refresh() -> None:
+    clock, src = Clock(), Source()
+    cache: CoalescingCache[str, int] = CoalescingCache(ttl=5, clock=clock, background=True)
+    await cache.get("k", src)
+    assert (await cache.fresh("k", src)).value == 1 and src.calls == 1
+    clock.now = 6
+    assert (await cache.fresh("k", src)).value == 2
