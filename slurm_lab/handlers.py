@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from asyncio import Future
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
 import orjson
-from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from . import errors, validation
 from ._version import __version__
@@ -170,6 +175,66 @@ class JobsHandler(SlurmLabHandler):
         self.send_json({"job_id": result.job_id}, 201)
 
 
+class JobEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+    """``jobs/events``, a WebSocket: the queue pushed as it changes (messages: see feed.py).
+
+    The client sends ``{"subscribe": "mine"}`` or ``{"subscribe": "all"}``; the latest one is
+    served. Authenticated and authorized like ``GET jobs``; jupyter_server checks the Origin.
+    """
+
+    auth_resource = AUTH_RESOURCE
+    _unsubscribe: Callable[[], None] | None = None
+
+    def set_default_headers(self) -> None:
+        """None of JupyterHandler's page headers: this is a WebSocket."""
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "read", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403)
+        await super().get(*args, **kwargs)
+
+    @property
+    def service(self) -> SlurmLabService:
+        return self.settings["slurm_lab_service"]  # type: ignore[no-any-return]
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            body = orjson.loads(message)
+            if not isinstance(body, dict) or set(body) != {"subscribe"}:
+                raise errors.InvalidInput("message", 'must be {"subscribe": "mine" or "all"}')
+            scope = validation.scope(body["subscribe"] if isinstance(body["subscribe"], str) else "?")
+            self.on_close()
+            self._unsubscribe = self.service.subscribe(scope, self._send)
+        except orjson.JSONDecodeError:
+            self._send(
+                to_json({"type": "error", **error_body(errors.InvalidInput("message", "is not JSON"))})
+            )
+        except errors.SlurmLabError as exc:
+            self._send(to_json({"type": "error", **error_body(exc)}))
+
+    def _send(self, message: bytes) -> bool:
+        """Queue one message; False once the client is gone (the feed then forgets it)."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return False
+        self.write_message(message.decode()).add_done_callback(_closed_is_fine)
+        return True
+
+    def on_close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+
+def _closed_is_fine(sent: Future[None]) -> None:
+    """A client that left while its message was on the way: nothing to do."""
+    if not sent.cancelled() and not isinstance(sent.exception(), WebSocketClosedError | None):
+        log.warning("a push message failed: %s", sent.exception())
+
+
 class JobHandler(SlurmLabHandler):
     @web.authenticated
     @authorized
@@ -312,11 +377,12 @@ async def act_on_one(service: SlurmLabService, action: str, job_id: str) -> Acti
 _JOB = r"(?P<job_id>[^/]+)"
 
 
-def api_handlers() -> list[tuple[str, type[SlurmLabHandler]]]:
+def api_handlers() -> list[tuple[str, type[JupyterHandler]]]:
     """The URL table, relative to the server's base_url."""
     routes = [
         (r"jobs", JobsHandler),
         (r"jobs/actions", JobsActionsHandler),
+        (r"jobs/events", JobEventsHandler),
         (rf"jobs/{_JOB}/(?P<action>hold|release)", JobActionHandler),
         (rf"jobs/{_JOB}/output", JobOutputHandler),
         (rf"jobs/{_JOB}/script", JobScriptHandler),

@@ -171,21 +171,21 @@ def _encode(table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFor
         jobs_json = orjson.dumps(table.jobs)
     else:
         jobs_json = orjson.dumps([Job(*row) for row in rows])  # type: ignore[arg-type]
+    # The ETag names the listing, its filter and format, so an unchanged queue revalidates (304)
+    # across refreshes, and no body is hashed.
+    named = (table.digest, states and sorted(states), partitions and sorted(partitions), fmt)
+    tag = hashlib.blake2b(repr(named).encode(), digest_size=12)
+    return Encoded(jobs_json, orjson.dumps(explanations(rows)), '"' + tag.hexdigest() + '"')
+
+
+def explanations(rows: list[JobRow]) -> dict[str, dict[str, str]]:
+    """What the pending reasons among ``rows`` mean, once per reason."""
     reasons = {
         str(row[_REASON])
         for row in rows
         if row[_REASON] and base_state(row[_STATE]) == "PENDING"  # type: ignore[arg-type]
     }
-    explained = {r: e for r in sorted(reasons) if (e := explain(r))}
-    # The ETag names the listing, its filter and format, so an unchanged queue revalidates (304)
-    # across refreshes, and no body is hashed.
-    named = (table.digest, states and sorted(states), partitions and sorted(partitions), fmt)
-    tag = hashlib.blake2b(repr(named).encode(), digest_size=12)
-    return Encoded(
-        jobs_json,
-        orjson.dumps({r: {"text": e.text, "action": e.action} for r, e in explained.items()}),
-        '"' + tag.hexdigest() + '"',
-    )
+    return {r: {"text": e.text, "action": e.action} for r in sorted(reasons) if (e := explain(r))}
 
 
 def _filtered(rows: list[JobRow], states: Filter, partitions: Filter) -> list[JobRow]:

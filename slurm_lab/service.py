@@ -4,7 +4,7 @@ guard, the identity check and the idempotency store — every rule, once."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from .errors import (
     SlurmRejected,
     UnknownUser,
 )
+from .feed import QueueFeed, Send
 from .guard import ControllerGuard
 from .idempotency import Claim, IdempotencyStore, fingerprint
 from .identity import hub_identity_problem
@@ -76,6 +77,7 @@ class SlurmLabService:
         output_chunk_bytes: int,
         identity_error: UnknownUser | None = None,
         scripts: ScriptStore | None = None,
+        retry_after: int = 5,
     ) -> None:
         self.scheduler = scheduler
         self.cache_ttl = cache_ttl
@@ -86,6 +88,7 @@ class SlurmLabService:
         self.identity_error = identity_error
         self.guard = ControllerGuard(scheduler)
         self.queue = QueueView(scheduler, self.guard, cache_ttl)
+        self.feed = QueueFeed(self.queue, retry_after)
         self.idempotency = idempotency
         self.output_chunk_bytes = output_chunk_bytes
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
@@ -123,6 +126,7 @@ class SlurmLabService:
             output_chunk_bytes=lab.output_chunk_bytes,
             identity_error=hub_identity_problem(scheduler.user, lab.check_hub_user),
             scripts=ScriptStore(scripts.expanduser() if scripts else None, lab.scripts_kept),
+            retry_after=lab.retry_after,
         )
 
     def check_identity(self) -> None:
@@ -135,6 +139,13 @@ class SlurmLabService:
         if scope == "mine":
             self.check_identity()
         return await self.queue.jobs(scope)
+
+    def subscribe(self, scope: Scope, send: Send) -> Callable[[], None]:
+        """Push ``scope``'s listing and then its changes to ``send``; returns the unsubscribe.
+        "mine" needs an identity Slurm and the hub agree on."""
+        if scope == "mine":
+            self.check_identity()
+        return self.feed.subscribe(scope, send)
 
     async def status(self) -> ClusterStatus:
         return await self._status.value("status", self.scheduler.status)
