@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import html
-from concurrent.futures import Future
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import ipywidgets as w
+import orjson
 
 from ..errors import SlurmLabError
 from ..models import Efficiency, Job
@@ -78,12 +78,15 @@ def _number(job_id: str) -> int:
 
 
 class QueueManager(w.VBox):
-    """The queue (mine/all, state filter), multi-select, cancel/hold/release; auto refresh shares
-    the session's coalesced cache, so many widgets still cost one squeue per cache window."""
+    """The queue (mine/all, state filter), multi-select, cancel/hold/release. With ``auto`` it
+    follows the session's push feed: every widget of a kernel shares one refresh per cache window,
+    and redraws only when a job changed. ``interval`` is kept for compatibility: the feed's
+    pace is ``c.SlurmLab.cache_ttl``."""
 
     def __init__(self, session: Session, interval: float = 5.0, auto: bool = True) -> None:
         self.session = session
         self.interval = interval
+        self._unsubscribe: Callable[[], None] | None = None
         self._by_id: dict[str, Job] = {}
         self._explained: tuple[str, str, str | None] | None = None
         self.scope = w.ToggleButtons(options=["mine", "all"], value="mine", description="Jobs")
@@ -104,19 +107,51 @@ class QueueManager(w.VBox):
         #: The one selected job, explained: why it waits, or how much of what it held it used.
         self.info = w.HTML()
         self._confirming = False
-        self._task: Future[None] | None = None
+        self._closed = False
+        self._unavailable = ""  # the message shown while Slurm cannot answer
         self.cancel_button.on_click(lambda _: self._cancel_clicked())
         self.hold_button.on_click(lambda _: self.act("hold"))
         self.release_button.on_click(lambda _: self.act("release"))
         self.refresh_button.on_click(lambda _: self.refresh())
-        self.scope.observe(lambda _: self.refresh(), "value")
+        self.scope.observe(lambda _: self._scope_changed(auto), "value")
         self.state.observe(lambda _: self.refresh(), "value")
         self.jobs.observe(lambda _: self.explain(), "value")
         buttons = w.HBox([self.cancel_button, self.hold_button, self.release_button, self.refresh_button])
         super().__init__([w.HBox([self.scope, self.state]), self.jobs, self.info, buttons, self.message])
         self.refresh()
         if auto:
-            self._task = session.spawn(self._auto_refresh())
+            self._follow()
+
+    def _scope_changed(self, auto: bool) -> None:
+        self.refresh()
+        if auto:
+            self._follow()
+
+    def _follow(self) -> None:
+        """Subscribe to the chosen scope's changes (again, on a scope change)."""
+
+        async def subscribe() -> None:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._unsubscribe = self.session.service.subscribe(self.scope.value, self._pushed)
+
+        try:
+            self.session.call(subscribe())
+        except SlurmLabError as exc:
+            self.message.value = _pre(f"Not following the queue: {exc.message}")
+
+    def _pushed(self, message: bytes) -> bool:
+        """A change (or a failed refresh) of the followed scope; False once the widget is closed."""
+        if self._closed:
+            return False
+        if message.startswith(b'{"type":"error"'):
+            self._unavailable = _pre(f"Slurm unavailable: {orjson.loads(message)['message']}")
+            self.message.value = self._unavailable
+        elif (snap := self.session.queue.cache.last(self.scope.value)) is not None:
+            if self.message.value == self._unavailable:
+                self.message.value = ""  # it is back
+            self._show(snap.value.jobs)
+        return True
 
     def refresh(self) -> None:
         self._show(self.session.call(self.session.service.jobs(self.scope.value)))
@@ -190,20 +225,15 @@ class QueueManager(w.VBox):
         self.message.value = _pre(f"{action}:\n" + "\n".join(lines))
         self.refresh()
 
-    async def _auto_refresh(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                jobs = await self.session.service.jobs(self.scope.value)
-            except Exception as exc:  # shown, and tried again next tick
-                self.message.value = _pre(f"Slurm unavailable: {exc}")
-                continue
-            self._show(jobs)
-
     def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        self._closed = True
+        if self._unsubscribe is not None:
+            self.session.spawn(_call(self._unsubscribe))
         super().close()
+
+
+async def _call(fn: Callable[[], None]) -> None:
+    fn()
 
 
 def display_queue(session: Session, **kwargs: Any) -> QueueManager:

@@ -95,3 +95,23 @@ def test_queue_manager_and_history_say_how_efficient_a_finished_job_was(session:
     frame = slurm_lab_history(session)
     assert frame.loc[job, "time_efficiency"] == pytest.approx(3 / 600, abs=0.01)
     assert "--time=5" in frame.loc[job, "suggest"]
+
+
+def test_queue_manager_follows_pushed_changes(cluster: DevCluster, tmp_path: Path) -> None:
+    """With auto, the widget redraws when the feed pushes a change, not on a timer of its own."""
+    session = Session(SlurmLab(slurm_conf=str(cluster.layout.conf), cache_ttl=1), RunStore(tmp_path))
+    try:
+        manager = QueueManager(session)
+        job = submit_held(session, "followed")  # behind the service's back: only a refresh sees it
+        wait_for(lambda: job in [v for _, v in manager.jobs.options], timeout=10, what="the pushed job")
+        session.call(session.service.scheduler.act("cancel", [job]))
+        wait_for(
+            lambda: any(v == job and "CANCELLED" in label for label, v in manager.jobs.options),
+            timeout=10,
+            what="the pushed cancel",
+        )
+        assert session.service.feed.messages >= 3  # snapshot, then one delta per change
+        manager.close()
+        wait_for(lambda: not any(c.subscribers for c in session.service.feed._channels.values()), timeout=5)
+    finally:
+        session.close()
