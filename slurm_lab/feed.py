@@ -88,7 +88,7 @@ class QueueFeed:
             else:
                 await self._publish(channel, snap)
             await asyncio.sleep(self._until_next_window())
-        channel.task = None
+        channel.task, channel.published, channel.whole = None, None, None  # nobody holds them now
 
     def _until_next_window(self) -> float:
         window = max(self.queue.cache.ttl, 0.05)

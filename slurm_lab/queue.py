@@ -167,9 +167,7 @@ def _encode(table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFor
     rows = _filtered(table.rows, states, partitions)
     if fmt == "table":
         jobs_json = orjson.dumps(rows)
-    elif rows is table.rows:
-        jobs_json = orjson.dumps(table.jobs)
-    else:
+    else:  # records made for this body only: the cached listing stays rows
         jobs_json = orjson.dumps([Job(*row) for row in rows])  # type: ignore[arg-type]
     # The ETag names the listing, its filter and format, so an unchanged queue revalidates (304)
     # across refreshes, and no body is hashed.
