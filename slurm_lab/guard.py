@@ -35,13 +35,17 @@ class ControllerGuard:
             self.down = True
             raise problem
 
-    async def run(self, fetch: Callable[[], Awaitable[T]]) -> T:
-        """Run a read or an idempotent change; give up as soon as the probe says Slurm cannot answer."""
+    async def run(self, fetch: Callable[[], Awaitable[T]], usual: float = 0.0) -> T:
+        """Run a read or an idempotent change; give up as soon as the probe says Slurm cannot answer.
+
+        ``usual`` is how long this call took last time: a call that always takes longer than
+        ``probe_after`` (squeue of 100,000 jobs) is probed only once it takes twice its usual.
+        """
         if self.down:
             await self._check()
         task = asyncio.ensure_future(fetch())
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.probe_after)
+            done, _ = await asyncio.wait({task}, timeout=max(self.probe_after, 2 * usual))
             if not done:
                 await self._check()
             result = await task

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -84,6 +85,7 @@ class QueueView:
         self.scheduler = scheduler
         self.guard = guard
         self.cache: CoalescingCache[Scope, QueueTable] = CoalescingCache(ttl, background=True)
+        self._took: dict[Scope, float] = {}  # seconds the last listing of each scope took
         self._encodings: dict[Scope, tuple[bytes, dict[tuple[object, ...], asyncio.Future[Encoded]]]] = {}
 
     async def snapshot(self, scope: Scope) -> Snapshot[QueueTable]:
@@ -100,7 +102,13 @@ class QueueView:
 
     async def _list(self, scope: Scope) -> QueueTable:
         last = self.cache.last(scope)
-        return await self.guard.run(lambda: self.scheduler.queue_table(scope, last.value if last else None))
+        started = time.monotonic()
+        table = await self.guard.run(
+            lambda: self.scheduler.queue_table(scope, last.value if last else None),
+            usual=self._took.get(scope, 0.0),
+        )
+        self._took[scope] = time.monotonic() - started
+        return table
 
     def invalidate(self) -> None:
         self.cache.invalidate()
@@ -165,10 +173,8 @@ def _in_thread(work: Callable[[], Encoded]) -> asyncio.Future[Encoded]:
 
 def _encode(table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFormat) -> Encoded:
     rows = _filtered(table.rows, states, partitions)
-    if fmt == "table":
-        jobs_json = orjson.dumps(rows)
-    else:  # records made for this body only: the cached listing stays rows
-        jobs_json = orjson.dumps([Job(*row) for row in rows])  # type: ignore[arg-type]
+    # The object form's records are made for this body only: the cached listing stays rows.
+    jobs_json = orjson.dumps(rows if fmt == "table" else [Job(*row) for row in rows])  # type: ignore[arg-type]
     # The ETag names the listing, its filter and format, so an unchanged queue revalidates (304)
     # across refreshes, and no body is hashed.
     named = (table.digest, states and sorted(states), partitions and sorted(partitions), fmt)
