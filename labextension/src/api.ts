@@ -32,15 +32,23 @@ export interface IJob {
   qos: string | null;
 }
 
+/** One value of a queue table row. */
+export type Cell = string | number | null;
+
 /** What a pending reason means, and what the user can do ("" when waiting is all). */
 export interface IExplanation {
   text: string;
   action: string;
 }
 
+/** GET jobs: `jobs` by default; with `format=table`, `format`, `fields` and `rows` instead. */
 export interface IJobList {
-  jobs: IJob[];
-  /** Once per distinct pending reason among ``jobs``. */
+  jobs?: IJob[];
+  format?: 'table';
+  /** IJob's keys, in the order of each row's values. */
+  fields?: string[];
+  rows?: Cell[][];
+  /** Once per distinct pending reason among the jobs. */
   explanations: Record<string, IExplanation>;
   fetched_at: string;
   stale: boolean;
@@ -221,23 +229,115 @@ export function getStatus(): Promise<IClusterStatus> {
   return requestAPI<IClusterStatus>('status');
 }
 
-/** The queue. `null` means unchanged since `etag` (HTTP 304). */
-export async function fetchJobs(
+/**
+ * The queue in the compact encoding (`format=table`): one row of values per job, in the order
+ * of `fields` (IJob's keys, as the server names them). On a Slurm failure the error's body is
+ * this with `stale: true`, `message` and `reason` (the last good data).
+ */
+export interface IJobTable extends IJobList {
+  format: 'table';
+  fields: string[];
+  rows: Cell[][];
+}
+
+/** The queue as a table. `null` means unchanged since `etag` (HTTP 304). */
+export async function fetchJobTable(
   scope: Scope,
   etag: string | null
-): Promise<{ list: IJobList; etag: string | null } | null> {
+): Promise<{ table: IJobTable; etag: string | null } | null> {
   const headers: Record<string, string> = {};
   if (etag) {
     headers['If-None-Match'] = etag;
   }
-  const response = await request(`jobs?scope=${scope}`, { headers });
+  const response = await request(`jobs?scope=${scope}&format=table`, {
+    headers
+  });
   if (response.status === 304) {
     return null;
   }
   return {
-    list: await parse<IJobList>(response),
+    table: await parse<IJobTable>(response),
     etag: response.headers.get('ETag')
   };
+}
+
+/** Client → server on the events socket: serve this scope (the latest subscription wins). */
+export interface ISubscribe {
+  subscribe: Scope;
+}
+
+/** Server → client: the whole queue of `scope` at `version`. */
+export interface IQueueSnapshot {
+  type: 'snapshot';
+  scope: Scope;
+  /** The listing's name (a digest); deltas name it as their `base`. */
+  version: string;
+  fields: string[];
+  rows: Cell[][];
+  explanations: Record<string, IExplanation>;
+  fetched_at: string;
+  stale: boolean;
+}
+
+/**
+ * Server → client: what changed from `base` to `version` (rows keyed by their job_id; a running
+ * job's time_used alone is not a change).
+ */
+export interface IQueueDelta {
+  type: 'delta';
+  scope: Scope;
+  base: string;
+  version: string;
+  upsert: Cell[][];
+  remove: string[];
+  explanations: Record<string, IExplanation>;
+  fetched_at: string;
+  stale: boolean;
+}
+
+/** Server → client: the last refresh failed; the data held are stale until the next change. */
+export interface IQueueError {
+  type: 'error';
+  scope: Scope;
+  message: string;
+  reason: string;
+  retry_after: number | null;
+}
+
+export type QueueEvent = IQueueSnapshot | IQueueDelta | IQueueError;
+
+const EVENTS = 'slurm-lab/api/jobs/events';
+
+/** The events socket's URL, made as @jupyterlab/services makes its kernel and terminal ones. */
+export function jobEventsUrl(
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): string {
+  const url = URLExt.join(settings.wsUrl, EVENTS);
+  return settings.appendToken && settings.token
+    ? `${url}?token=${encodeURIComponent(settings.token)}`
+    : url;
+}
+
+/** A new events socket (one per model, so one per browser tab), or null without WebSockets. */
+export function openJobEvents(): WebSocket | null {
+  const settings = ServerConnection.makeSettings();
+  if (typeof settings.WebSocket !== 'function') {
+    return null;
+  }
+  return new settings.WebSocket(jobEventsUrl(settings));
+}
+
+/**
+ * Whether the server lacks the events route (an older server): a plain GET of the route
+ * answers 404 then, and something else (400: upgrade required) when it is there. A browser
+ * does not tell why a WebSocket upgrade failed, so this is asked after one failed.
+ */
+export async function jobEventsMissing(): Promise<boolean> {
+  try {
+    return (await request('jobs/events')).status === 404;
+  } catch {
+    return false; // the server is unreachable: not an answer about the route
+  }
 }
 
 export function act(

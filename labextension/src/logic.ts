@@ -18,7 +18,8 @@ export const FAILED = new Set([
 export const FINISHED = new Set(['COMPLETED', 'CANCELLED', ...FAILED]);
 
 export function baseState(state: string): string {
-  return state.split(' ')[0];
+  const space = state.indexOf(' ');
+  return space < 0 ? state : state.slice(0, space); // "CANCELLED by 1000": CANCELLED
 }
 
 export type SortKey = keyof Pick<
@@ -39,15 +40,214 @@ export type SortKey = keyof Pick<
 /** Numeric-aware comparison, so job 9 sorts before job 10. */
 const collator = new Intl.Collator(undefined, { numeric: true });
 
+/** A value to sort by: `n` when it is a number (NaN when not), else the text `s`. */
+interface ISortValue {
+  n: number;
+  s: string;
+}
+
+const WHOLE = /^\d{1,15}$/;
+const TIME_KEYS: ReadonlySet<SortKey> = new Set(['time_used', 'time_limit']);
+
+function sortValue(job: IJob, key: SortKey): ISortValue {
+  const s = String(job[key] ?? '');
+  if (TIME_KEYS.has(key)) {
+    // Durations by their length: "1:02:03" after "59:00"; "UNLIMITED" last, "" first.
+    const seconds = parseDuration(s);
+    return {
+      n: seconds ?? (/^(UNLIMITED|INFINITE)$/.test(s) ? Infinity : -1),
+      s
+    };
+  }
+  return { n: WHOLE.test(s) ? Number(s) : NaN, s };
+}
+
+function compareValues(a: ISortValue, b: ISortValue): number {
+  if (!Number.isNaN(a.n) && !Number.isNaN(b.n)) {
+    return a.n < b.n ? -1 : a.n > b.n ? 1 : 0;
+  }
+  return a.s === b.s ? 0 : collator.compare(a.s, b.s);
+}
+
+interface IKeyed {
+  job: IJob;
+  value: ISortValue;
+  id: ISortValue;
+}
+
+function keyed(job: IJob, key: SortKey): IKeyed {
+  return { job, value: sortValue(job, key), id: sortValue(job, 'job_id') };
+}
+
+/** A total order: by `key`, then by job id (unique in a listing); descending is its reverse. */
+function comparator(ascending: boolean): (a: IKeyed, b: IKeyed) => number {
+  const sign = ascending ? 1 : -1;
+  return (a, b) =>
+    sign * (compareValues(a.value, b.value) || compareValues(a.id, b.id));
+}
+
 export function sortJobs(
   jobs: IJob[],
   key: SortKey,
   ascending: boolean
 ): IJob[] {
-  const sorted = [...jobs].sort((a, b) =>
-    collator.compare(String(a[key] ?? ''), String(b[key] ?? ''))
-  );
-  return ascending ? sorted : sorted.reverse();
+  return jobs
+    .map(job => keyed(job, key))
+    .sort(comparator(ascending))
+    .map(k => k.job);
+}
+
+/** A sorted listing, kept to sort the next one by what changed only (see `resort`). */
+export interface ISorted {
+  readonly input: readonly IJob[];
+  readonly members: ReadonlySet<IJob>;
+  readonly output: IJob[];
+  readonly key: SortKey;
+  readonly ascending: boolean;
+}
+
+function sortedAnew(
+  jobs: readonly IJob[],
+  key: SortKey,
+  ascending: boolean
+): ISorted {
+  const output = sortJobs([...jobs], key, ascending);
+  return { input: jobs, members: new Set(jobs), output, key, ascending };
+}
+
+/**
+ * `jobs` sorted like `sortJobs` does, reusing `previous`: rows are compared by identity, so
+ * unchanged rows (the queue model keeps their objects across updates) keep their order, rows
+ * gone are dropped, and only the new ones are sorted and placed by binary search: O(n + k log n)
+ * for k new rows instead of O(n log n) (a full sort when many are new). The order is total (ties
+ * broken by job id), so the result is exactly a full sort's. A running job sorts by the time
+ * used its row came with, not the one shown as its clock advances.
+ */
+export function resort(
+  previous: ISorted | null,
+  jobs: readonly IJob[],
+  key: SortKey,
+  ascending: boolean
+): ISorted {
+  if (previous?.key !== key || previous.ascending !== ascending) {
+    return sortedAnew(jobs, key, ascending);
+  }
+  if (previous.input === jobs) {
+    return previous;
+  }
+  const compare = comparator(ascending);
+  const added: IKeyed[] = [];
+  for (const job of jobs) {
+    if (!previous.members.has(job)) {
+      added.push(keyed(job, key));
+      if (added.length > 64 && added.length * 8 > jobs.length) {
+        return sortedAnew(jobs, key, ascending); // much is new: a full sort is cheaper
+      }
+    }
+  }
+  const members = new Set(jobs);
+  added.sort(compare);
+  const kept =
+    previous.input.length - (jobs.length - added.length) > 0
+      ? previous.output.filter(job => members.has(job))
+      : previous.output;
+  if (!added.length) {
+    return { input: jobs, members, output: kept, key, ascending };
+  }
+  // Each new row's place among the kept ones by binary search (O(log n) comparisons each),
+  // then one pass that copies runs of kept rows between them.
+  const output: IJob[] = [];
+  let from = 0;
+  for (const row of added) {
+    let lo = from;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compare(keyed(kept[mid], key), row) < 0) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    for (let j = from; j < lo; j++) {
+      output.push(kept[j]);
+    }
+    output.push(row.job);
+    from = lo;
+  }
+  for (let j = from; j < kept.length; j++) {
+    output.push(kept[j]);
+  }
+  return { input: jobs, members, output, key, ascending };
+}
+
+/**
+ * Seconds in a Slurm duration: "[D-]HH:MM:SS", "MM:SS", "M", "D-HH", "D-HH:MM" (as squeue and
+ * sbatch write them); null for anything else ("UNLIMITED", "INVALID", "N/A", "").
+ */
+export function parseDuration(text: string | null | undefined): number | null {
+  const m = /^\s*(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?\s*$/.exec(text ?? '');
+  if (!m) {
+    return null;
+  }
+  const [, days, a, b, c] = m;
+  const n = (v: string | undefined) => (v === undefined ? 0 : Number(v));
+  let hours: number, minutes: number, seconds: number;
+  if (days !== undefined) {
+    [hours, minutes, seconds] = [n(a), n(b), n(c)]; // D-H, D-H:M, D-H:M:S
+  } else if (c !== undefined) {
+    [hours, minutes, seconds] = [n(a), n(b), n(c)]; // H:M:S
+  } else {
+    [hours, minutes, seconds] = [0, n(a), n(b)]; // M, M:S
+  }
+  return ((n(days) * 24 + hours) * 60 + minutes) * 60 + seconds;
+}
+
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** A duration as squeue writes it: "0:07", "12:34", "1:02:03", "2-01:02:03". */
+export function formatDuration(total: number): string {
+  const s = Math.max(0, Math.floor(total));
+  const days = Math.floor(s / 86400);
+  const hours = Math.floor(s / 3600) % 24;
+  const minutes = Math.floor(s / 60) % 60;
+  const seconds = s % 60;
+  if (days) {
+    return `${days}-${two(hours)}:${two(minutes)}:${two(seconds)}`;
+  }
+  if (hours) {
+    return `${hours}:${two(minutes)}:${two(seconds)}`;
+  }
+  return `${minutes}:${two(seconds)}`;
+}
+
+/** A queue row as the browser holds it. */
+export interface IQueueJob extends IJob {
+  /**
+   * When (Date.now()) this row arrived in the browser, from which a running job's time_used is
+   * advanced (the server sends no change for that alone).
+   */
+  arrived?: number;
+}
+
+/** Whether the time used of `job` moves on by itself (it runs, and its arrival is known). */
+export function advancing(job: IQueueJob): boolean {
+  return job.arrived !== undefined && baseState(job.state) === 'RUNNING';
+}
+
+/**
+ * A job's time used at `now`: for a running job, what it had when its row arrived plus the time
+ * since (the server does not send a row again for its clock alone); else as Slurm said.
+ */
+export function timeUsed(job: IQueueJob, now = Date.now()): string {
+  if (job.arrived === undefined || !advancing(job)) {
+    return job.time_used;
+  }
+  const base = parseDuration(job.time_used);
+  if (base === null) {
+    return job.time_used;
+  }
+  return formatDuration(base + Math.max(0, (now - job.arrived) / 1000));
 }
 
 /** Task ids of a collapsed pending array, e.g. "0-9%2" or "1,3,5-7" (at most `limit`). */
@@ -101,6 +301,9 @@ export function filterJobs(
   text: string
 ): IJob[] {
   const needle = text.trim().toLowerCase();
+  if (!state && !partition && !needle) {
+    return jobs; // the same array: whoever memoizes on it sees nothing changed
+  }
   return jobs.filter(
     j =>
       (!state || baseState(j.state) === state) &&

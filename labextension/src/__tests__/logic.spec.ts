@@ -8,6 +8,10 @@ import {
   expandTasks,
   filterJobs,
   finishedSummary,
+  formatDuration,
+  parseDuration,
+  resort,
+  timeUsed,
   outputWhere,
   rowTitle,
   scriptDirectives,
@@ -57,6 +61,148 @@ describe('sortJobs', () => {
       '10',
       '9'
     ]);
+  });
+});
+
+describe('sortJobs and resort', () => {
+  it('sorts durations by their length, not their text', () => {
+    const jobs = [
+      job('1', { time_used: '59:00' }),
+      job('2', { time_used: '1:02:03' }),
+      job('3', { time_used: '1-00:00:00' }),
+      job('4', { time_used: '0:07' })
+    ];
+    expect(sortJobs(jobs, 'time_used', true).map(j => j.job_id)).toEqual([
+      '4',
+      '1',
+      '2',
+      '3'
+    ]);
+    const limits = [
+      job('1', { time_limit: 'UNLIMITED' }),
+      job('2', { time_limit: '30:00' }),
+      job('3', { time_limit: '2:00:00' })
+    ];
+    expect(sortJobs(limits, 'time_limit', true).map(j => j.job_id)).toEqual([
+      '2',
+      '3',
+      '1'
+    ]);
+  });
+
+  it('breaks ties by job id, so descending is exactly ascending reversed', () => {
+    const jobs = ['5', '12', '3', '40'].map(id =>
+      job(id, { state: 'RUNNING' })
+    );
+    const up = sortJobs(jobs, 'state', true).map(j => j.job_id);
+    expect(up).toEqual(['3', '5', '12', '40']);
+    expect(sortJobs(jobs, 'state', false).map(j => j.job_id)).toEqual(
+      [...up].reverse()
+    );
+  });
+
+  it('resorts only what changed, to exactly what a full sort gives', () => {
+    // A seeded walk of replaced, added and removed rows, each step checked against sortJobs.
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const states = ['PENDING', 'RUNNING', 'COMPLETED'];
+    let jobs = Array.from({ length: 300 }, (_, i) =>
+      job(String(i), { state: states[i % 3], name: `n${random(40)}` })
+    );
+    let next = 300;
+    for (const [key, ascending] of [
+      ['job_id', false],
+      ['state', true],
+      ['name', false]
+    ] as const) {
+      let sorted = resort(null, jobs, key, ascending);
+      for (let step = 0; step < 40; step++) {
+        jobs = jobs.slice();
+        for (let k = random(4); k > 0; k--) {
+          const i = random(jobs.length);
+          jobs[i] = { ...jobs[i], state: states[random(3)] }; // replaced
+        }
+        if (random(2)) {
+          jobs.splice(random(jobs.length), 1 + random(3)); // removed
+        }
+        for (let k = random(3); k > 0; k--) {
+          jobs.push(job(String(next++), { name: `n${random(40)}` })); // added
+        }
+        const before = sorted;
+        sorted = resort(sorted, jobs, key, ascending);
+        expect(sorted.output).toEqual(sortJobs(jobs, key, ascending));
+        expect(before.output).toHaveLength(before.input.length); // not touched
+      }
+      expect(resort(sorted, jobs, key, ascending)).toBe(sorted);
+      expect(resort(sorted, jobs, key, !ascending).output).toEqual(
+        sortJobs(jobs, key, !ascending)
+      );
+    }
+  });
+});
+
+describe('durations and the time used of running jobs', () => {
+  it('parses what squeue and sbatch write', () => {
+    expect(parseDuration('0:00')).toBe(0);
+    expect(parseDuration('0:07')).toBe(7);
+    expect(parseDuration('12:34')).toBe(12 * 60 + 34);
+    expect(parseDuration('1:02:03')).toBe(3723);
+    expect(parseDuration('2-01:02:03')).toBe(2 * 86400 + 3723);
+    expect(parseDuration('2-01')).toBe(2 * 86400 + 3600); // days-hours
+    expect(parseDuration('2-01:30')).toBe(2 * 86400 + 3600 + 1800);
+    expect(parseDuration('90')).toBe(90 * 60); // minutes
+    for (const bad of ['', 'UNLIMITED', 'INVALID', 'N/A', '1:2:3:4', null]) {
+      expect(parseDuration(bad)).toBeNull();
+    }
+  });
+
+  it('formats as squeue does, and round-trips', () => {
+    expect(formatDuration(0)).toBe('0:00');
+    expect(formatDuration(7)).toBe('0:07');
+    expect(formatDuration(754)).toBe('12:34');
+    expect(formatDuration(3723)).toBe('1:02:03');
+    expect(formatDuration(86400)).toBe('1-00:00:00');
+    expect(formatDuration(2 * 86400 + 3723.9)).toBe('2-01:02:03');
+    expect(formatDuration(-5)).toBe('0:00');
+    for (const text of [
+      '0:59',
+      '59:59',
+      '1:00:00',
+      '23:59:59',
+      '10-00:00:01'
+    ]) {
+      expect(formatDuration(parseDuration(text) ?? -1)).toBe(text);
+    }
+  });
+
+  it('advances a running job from when its row arrived, and nothing else', () => {
+    const arrived = 1_000_000;
+    const running = {
+      ...job('1', { state: 'RUNNING', time_used: '59:58' }),
+      arrived
+    };
+    expect(timeUsed(running, arrived)).toBe('59:58');
+    expect(timeUsed(running, arrived + 1500)).toBe('59:59');
+    expect(timeUsed(running, arrived + 2000)).toBe('1:00:00');
+    expect(timeUsed(running, arrived + 86400 * 1000)).toBe('1-00:59:58');
+    expect(timeUsed(running, arrived - 5000)).toBe('59:58'); // a clock set back
+    const pending = { ...job('2', { time_used: '0:00' }), arrived };
+    expect(timeUsed(pending, arrived + 60_000)).toBe('0:00');
+    const suspended = {
+      ...job('3', { state: 'SUSPENDED', time_used: '5:00' }),
+      arrived
+    };
+    expect(timeUsed(suspended, arrived + 60_000)).toBe('5:00');
+    const unknown = job('4', { state: 'RUNNING', time_used: '5:00' }); // arrival not known
+    expect(timeUsed(unknown, arrived + 60_000)).toBe('5:00');
+    const odd = {
+      ...job('5', { state: 'RUNNING', time_used: 'INVALID' }),
+      arrived
+    };
+    expect(timeUsed(odd, arrived + 60_000)).toBe('INVALID');
   });
 });
 

@@ -147,6 +147,9 @@ const JOB: Fields<IJob> = {
 };
 const JOB_LIST: Fields<IJobList> = {
   jobs: 'array',
+  format: 'string',
+  fields: 'array',
+  rows: 'array',
   explanations: 'object',
   fetched_at: 'string',
   stale: 'boolean'

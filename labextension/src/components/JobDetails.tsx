@@ -8,7 +8,7 @@ import {
   IJobDetails,
   IPendingInfo
 } from '../api';
-import { baseState, FINISHED, wholeArrayQuestion } from '../logic';
+import { baseState, FINISHED, timeUsed, wholeArrayQuestion } from '../logic';
 import { QueueModel } from '../model';
 import { Choice } from './Choice';
 import { confirmAction } from './confirm';
@@ -70,7 +70,7 @@ export function JobDetails(props: {
         })
         .catch(e => !stopped && setError(String(e.message ?? e)));
     setDetails(null);
-    const row = props.model.jobs.find(j => j.job_id === props.jobId);
+    const row = props.model.job(props.jobId);
     seen.current = row ? rowSignature(row) : null;
     load.current();
     return () => {
@@ -79,14 +79,17 @@ export function JobDetails(props: {
   }, [props.jobId]);
   // Again when the job's row changes (state, reason, nodes, the minute of its run time) until it
   // ends: one scontrol per job per change, not per poll, whatever else in the queue moves.
-  useSignal(props.model.changed, () => {
-    const row = props.model.jobs.find(j => j.job_id === props.jobId);
+  // A pushed queue does not change for the run time alone: each poll interval looks too.
+  const check = () => {
+    const row = props.model.job(props.jobId);
     const now = row ? rowSignature(row) : null;
     if (!ended && now !== seen.current) {
       seen.current = now;
       load.current();
     }
-  });
+  };
+  useSignal(props.model.changed, check);
+  useSignal(props.model.polled, check);
 
   const fields = details?.fields ?? {};
   const arrayId =
@@ -239,8 +242,8 @@ export function JobDetails(props: {
 }
 
 /** What of a queue row makes its details worth asking for again. */
-export function rowSignature(job: IJob): string {
-  const minutes = (job.time_used ?? '').replace(/:\d\d$/, '');
+export function rowSignature(job: IJob, now = Date.now()): string {
+  const minutes = timeUsed(job, now).replace(/:\d\d$/, '');
   return [job.state, job.reason, job.nodes, job.start_time, minutes].join('|');
 }
 

@@ -2,12 +2,15 @@ import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { IExplanation, IJob } from '../api';
 import {
+  advancing,
   baseState,
+  ISorted,
+  resort,
   rowTitle,
   shortState,
   SortKey,
-  sortJobs,
   startShown,
+  timeUsed,
   withExpanded
 } from '../logic';
 
@@ -60,7 +63,18 @@ export interface IJobTableProps {
   explanations?: Record<string, IExplanation>;
 }
 
-function cellText(job: IJob, key: SortKey, compact: boolean): string {
+/** How often the time used of running jobs in view moves on. */
+const CLOCK_MS = 1000;
+
+function cellText(
+  job: IJob,
+  key: SortKey,
+  compact: boolean,
+  now: number
+): string {
+  if (key === 'time_used') {
+    return timeUsed(job, now);
+  }
   if (key === 'start_time') {
     return startShown(job);
   }
@@ -73,6 +87,8 @@ function cellText(job: IJob, key: SortKey, compact: boolean): string {
 /**
  * A virtualized grid: only the visible rows (plus a few) are in the DOM, so 10,000 jobs scroll
  * smoothly. One element scrolls both ways, so the sticky header cannot drift from its columns.
+ * A change of a few rows re-sorts those rows only (`resort`); the time used of the running jobs
+ * in view advances every second on its own (the server sends no change for it).
  * Keyboard: arrows move, Space / Shift+Space select, Ctrl+A selects all, Enter opens details,
  * Delete asks to cancel. All text is React text: a job name is never HTML.
  */
@@ -85,11 +101,13 @@ export function JobTable(props: IJobTableProps): JSX.Element {
   const anchor = useRef<number | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const compact = props.columns === COMPACT_COLUMNS;
+  const sorted = useRef<ISorted | null>(null);
+  const [now, setNow] = useState(Date.now);
 
-  const rows = useMemo(
-    () => withExpanded(sortJobs(props.jobs, sortKey, ascending), expanded),
-    [props.jobs, sortKey, ascending, expanded]
-  );
+  const rows = useMemo(() => {
+    sorted.current = resort(sorted.current, props.jobs, sortKey, ascending);
+    return withExpanded(sorted.current.output, expanded);
+  }, [props.jobs, sortKey, ascending, expanded]);
   const fixed = props.columns.reduce((n, c) => n + c.width, 0);
   const columns = props.columns.map(c =>
     c.width ? c : { ...c, width: Math.max(60, props.width - fixed - 14) }
@@ -100,6 +118,19 @@ export function JobTable(props: IJobTableProps): JSX.Element {
   const count = Math.ceil(bodyHeight / ROW_HEIGHT) + 2 * OVERSCAN;
   const visible = rows.slice(first, first + count);
   const current = Math.min(focus, Math.max(0, rows.length - 1));
+  const running = visible.some(advancing);
+  useEffect(() => {
+    // Only the rows in view show a clock, so only they are rendered again each second.
+    if (!running) {
+      return;
+    }
+    setNow(Date.now());
+    const timer = window.setInterval(
+      () => !document.hidden && setNow(Date.now()),
+      CLOCK_MS
+    );
+    return () => window.clearInterval(timer);
+  }, [running]);
 
   const scrollTo = (index: number) => {
     const el = scroller.current;
@@ -113,11 +144,15 @@ export function JobTable(props: IJobTableProps): JSX.Element {
       el.scrollTop = top + ROW_HEIGHT - bodyHeight;
     }
   };
+  /** The job last brought into view: it is not brought back at every change of the rows. */
+  const revealed = useRef<string | null>(null);
   useEffect(() => {
-    const index = props.reveal
-      ? rows.findIndex(j => j.job_id === props.reveal)
-      : -1;
+    if (!props.reveal || props.reveal === revealed.current) {
+      return;
+    }
+    const index = rows.findIndex(j => j.job_id === props.reveal);
     if (index >= 0) {
+      revealed.current = props.reveal;
       setFocus(index);
       scrollTo(index);
     }
@@ -312,7 +347,7 @@ export function JobTable(props: IJobTableProps): JSX.Element {
                       {isExpanded(job) ? '▾' : '▸'}
                     </button>
                   ) : null}
-                  {cellText(job, c.key, compact)}
+                  {cellText(job, c.key, compact, now)}
                 </span>
               ))}
             </div>

@@ -289,7 +289,7 @@ export function QueuePanel(props: {
 
   const error = model.error;
   const single = selected.size === 1 ? [...selected][0] : null;
-  const openJob = jobs.find(j => j.job_id === open) ?? null;
+  const openJob = (open && model.job(open)) || null;
   return (
     <div className={`jp-SlurmLab-panel jp-SlurmLab-${props.mode}`}>
       <Choice
