@@ -1,12 +1,12 @@
 """Push over ``jobs/events``: what a one-job change costs each open tab, and slurmctld's load.
 
     .venv/bin/python -m benchmarks.bench_push [--tabs 5] [--jobs 10000] [--changes 5] [--seconds 60]
-        [--ttl 10] [--dir ...] [--port-base ...]
+        [--ttl 3] [--interval 10] [--dir ...] [--port-base ...]
 
 On the benchmarks' own cluster (``--dir``), with ``--jobs`` held jobs of the server user:
 1. Each of ``--tabs`` WebSocket clients subscribes to ``all``: time to its snapshot, and its size.
 2. ``--changes`` times, one job is renamed (``scontrol update JobId=… JobName=…``): the time until
-   every tab has the delta that carries it (at most one window, ``--ttl``), and the delta's size.
+   every tab has the delta that carries it (at most one ``--interval``), and the delta's size.
 3. slurmctld RPCs per minute (sdiag) over ``--seconds`` with the tabs open and nothing changing,
    and how many messages the tabs got meanwhile (the goal: none).
 """
@@ -59,13 +59,13 @@ async def measure(server: LabServer, cluster: DevCluster, args: argparse.Namespa
     latencies, sizes = [], []
     for n in range(args.changes):
         job = ids[n * 97 % len(ids)]
-        await asyncio.sleep(args.ttl * 0.37)  # somewhere inside a window
+        await asyncio.sleep(args.interval * 0.37)  # somewhere inside a window
         slurm_as(cluster, SERVER_USER, "scontrol", "update", f"JobId={job}", f"JobName=renamed-{n}")
         got = await asyncio.gather(*(until(ws, "delta", job) for ws in tabs))
         latencies.append(max(t for t, _ in got))
         sizes.append(got[0][1])
     print(f"one-job change -> every tab: median {statistics.median(latencies):.2f} s, max "
-          f"{max(latencies):.2f} s (window {args.ttl:g} s); delta {statistics.median(sizes):.0f} bytes")  # fmt: skip
+          f"{max(latencies):.2f} s (push interval {args.interval:g} s); delta {statistics.median(sizes):.0f} bytes")  # fmt: skip
 
     received = 0
 
@@ -97,7 +97,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10000)
     parser.add_argument("--changes", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--ttl", type=float, default=10, help="the server's cache_ttl (its push window)")
+    parser.add_argument(
+        "--ttl", type=float, default=3, help="the server's cache_ttl (default 3, slurm-lab's)"
+    )
+    parser.add_argument(
+        "--interval", type=float, default=10, help="its push_interval (default 10, slurm-lab's)"
+    )
     args = parser.parse_args()
     cluster = bench_cluster(args)
     cluster.up()
@@ -107,7 +112,9 @@ def main() -> None:
         fill_queue(cluster, missing)
     print(f"{queued(cluster)} jobs pending")
     meter = RpcMeter(cluster, SERVER_USER)
-    with lab_server(cluster, ttl=args.ttl) as server:
+    with lab_server(
+        cluster, ttl=args.ttl, extra_config=f"c.SlurmLab.push_interval = {args.interval}"
+    ) as server:
         asyncio.run(measure(server, cluster, args, meter))
 
 

@@ -106,6 +106,27 @@ class SlurmLab(Configurable):
         at the cost of more RPCs to slurmctld; 0 asks Slurm on every request (concurrent requests
         still share one call). Default: 3. Example: c.SlurmLab.cache_ttl = 10""",
     )
+    push_interval = Float(
+        10.0,
+        config=True,
+        help="""Seconds between the queue refreshes the push channel (jobs/events) makes while any
+        browser tab or widget listens; each one serves every listener, and a change reaches them
+        within one interval. Never below cache_ttl. Default: 10 (the panel's default poll).
+        Example: c.SlurmLab.push_interval = 30""",
+    )
+    site_cache = Unicode(
+        "",
+        config=True,
+        help="""Unix socket of the host's shared queue cache (python -m slurm_lab.site, run by the
+        admin as root or SlurmUser), which lists the queue once per window for every user of this
+        login node or JupyterHub host, so slurmctld's load does not grow with the number of users.
+        The queue then comes from there, each user seeing what their own squeue shows; when the
+        socket is absent, refuses, does not answer within 2 s, answers something unreadable or is
+        not served by root or SlurmUser, slurm-lab says so once in the log, lists with its own
+        squeue and asks the cache again 30 s later. Local backend only (the socket tells the cache
+        who is asking); ignored, with a warning, otherwise. Empty: off. Default: "".
+        Example: c.SlurmLab.site_cache = "/run/slurm-lab/queue.sock" """,
+    )
     slow_cache_ttl = Float(
         60.0,
         config=True,

@@ -1,6 +1,6 @@
-"""Push: the queue's changes sent to every subscribed browser tab, one refresh per window.
+"""Push: the queue's changes sent to every subscribed browser tab, one refresh per interval.
 
-While anyone listens to a scope, one task refreshes it each cache window (aligned to the wall
+While anyone listens to a scope, one task refreshes it each ``interval`` (aligned to the wall
 clock, as polling tabs are, so both share one squeue) and sends what changed since the last
 message: the rows that are new or differ and the ids that left. Nothing is sent when nothing
 changed. A running job's ``time_used`` alone is no change: clients advance it themselves.
@@ -51,9 +51,10 @@ class _Channel:
 class QueueFeed:
     """One publisher per scope, shared by every subscriber of this server."""
 
-    def __init__(self, queue: QueueView, retry_after: int) -> None:
+    def __init__(self, queue: QueueView, retry_after: int, interval: float) -> None:
         self.queue = queue
         self.retry_after = retry_after
+        self.interval = interval
         self._channels: dict[Scope, _Channel] = {}
         self._welcomes: set[asyncio.Task[None]] = set()
         self.messages = 0  # sent, for tests and benchmarks
@@ -91,7 +92,7 @@ class QueueFeed:
         channel.task, channel.published, channel.whole = None, None, None  # nobody holds them now
 
     def _until_next_window(self) -> float:
-        window = max(self.queue.cache.ttl, 0.05)
+        window = max(self.interval, 0.05)
         return window - time.time() % window + 0.01
 
     async def _publish(self, channel: _Channel, snap: Snapshot[QueueTable]) -> None:

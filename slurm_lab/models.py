@@ -137,6 +137,19 @@ class JobDetails:
 
 
 @dataclass(frozen=True, slots=True)
+class JobProgress:
+    """Where one record of a job is: the job itself, an array task, or an array's pending tasks.
+
+    What a ``%%slurm`` cell's watcher learns from asking Slurm about its own job alone.
+    """
+
+    job_id: str  # "42", "42_3", or "42_[4-10]"
+    state: str  # Slurm's long name: "PENDING", "RUNNING", "COMPLETED", ...
+    start_time: str | None  # ISO 8601 as Slurm prints it (for a pending job, its estimate)
+    nodes: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class JobScript:
     """What made a job, to submit it again: its script and options; ``source`` says whose copy
     ("kept": slurm-lab's at submit time, "controller": ``scontrol write batch_script``)."""
@@ -199,6 +212,16 @@ class Partition:
     idle_cpus: int
     allocated_cpus: int
     nodes: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionAccess:
+    """Who sees a partition's jobs in a plain ``squeue`` (without ``--all``): nobody but root
+    and SlurmUser when it is ``hidden``, else members of ``allow_groups`` (None: everyone)."""
+
+    name: str
+    hidden: bool
+    allow_groups: frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)

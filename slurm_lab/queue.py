@@ -21,6 +21,7 @@ from .errors import SlurmLabError
 from .guard import ControllerGuard
 from .models import JOB_FIELDS, Job, JobRow, QueueFormat, QueueTable, Scope
 from .schedulers import Scheduler
+from .site_client import SiteCache
 from .slurm.reasons import explain
 from .slurm.states import base_state
 
@@ -81,9 +82,13 @@ class RenderedJobs:
 class QueueView:
     """Serves every client from one coalesced, cached squeue call per scope."""
 
-    def __init__(self, scheduler: Scheduler, guard: ControllerGuard, ttl: float) -> None:
+    def __init__(
+        self, scheduler: Scheduler, guard: ControllerGuard, ttl: float, site: SiteCache | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.guard = guard
+        #: The host's shared site cache, asked first when there is one (see site_client.py).
+        self.site = site
         self.cache: CoalescingCache[Scope, QueueTable] = CoalescingCache(ttl, background=True)
         self._took: dict[Scope, float] = {}  # seconds the last listing of each scope took
         self._encodings: dict[Scope, tuple[bytes, dict[tuple[object, ...], asyncio.Future[Encoded]]]] = {}
@@ -102,6 +107,10 @@ class QueueView:
 
     async def _list(self, scope: Scope) -> QueueTable:
         last = self.cache.last(scope)
+        if self.site is not None:
+            table = await self.site.queue_table(scope, last.value if last else None)
+            if table is not None:
+                return table
         started = time.monotonic()
         table = await self.guard.run(
             lambda: self.scheduler.queue_table(scope, last.value if last else None),
@@ -112,6 +121,8 @@ class QueueView:
 
     def invalidate(self) -> None:
         self.cache.invalidate()
+        if self.site is not None:
+            self.site.changed()
 
     def known_job(self, job_id: str) -> Job | None:
         """A job from any cached listing (useful once the controller has forgotten it)."""

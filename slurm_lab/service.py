@@ -3,6 +3,7 @@ guard, the identity check and the idempotency store — every rule, once."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -52,9 +53,11 @@ from .models import (
 )
 from .queue import QueueView, RenderedJobs
 from .schedulers import Action, Scheduler
+from .schedulers.cli import CliScheduler
 from .scripts import ScriptStore
+from .site_client import SiteCache
 from .slurm.limits import limit_warnings
-from .slurm.parsers import durations_to_seconds
+from .slurm.parsers import durations_to_seconds, parse_uid
 from .slurm.reasons import explain
 from .slurm.resubmit import options_from_fields, options_from_flags
 from .slurm.states import TERMINAL, base_state
@@ -62,6 +65,8 @@ from .slurm.states import TERMINAL, base_state
 if TYPE_CHECKING:
     from .config import SlurmLab
     from .hosts import Host
+
+log = logging.getLogger("slurm_lab.service")
 
 
 class SlurmLabService:
@@ -78,6 +83,8 @@ class SlurmLabService:
         identity_error: UnknownUser | None = None,
         scripts: ScriptStore | None = None,
         retry_after: int = 5,
+        push_interval: float = 10.0,
+        site: SiteCache | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.cache_ttl = cache_ttl
@@ -87,8 +94,8 @@ class SlurmLabService:
         #: actions are then refused with it (see identity.py).
         self.identity_error = identity_error
         self.guard = ControllerGuard(scheduler)
-        self.queue = QueueView(scheduler, self.guard, cache_ttl)
-        self.feed = QueueFeed(self.queue, retry_after)
+        self.queue = QueueView(scheduler, self.guard, cache_ttl, site)
+        self.feed = QueueFeed(self.queue, retry_after, max(push_interval, cache_ttl))
         self.idempotency = idempotency
         self.output_chunk_bytes = output_chunk_bytes
         self._status: CoalescingCache[str, ClusterStatus] = CoalescingCache(cache_ttl)
@@ -127,6 +134,8 @@ class SlurmLabService:
             identity_error=hub_identity_problem(scheduler.user, lab.check_hub_user),
             scripts=ScriptStore(scripts.expanduser() if scripts else None, lab.scripts_kept),
             retry_after=lab.retry_after,
+            push_interval=lab.push_interval,
+            site=_site_cache(lab, scheduler),
         )
 
     def check_identity(self) -> None:
@@ -393,6 +402,25 @@ class SlurmLabService:
 
     async def close(self) -> None:
         await self.scheduler.close()
+
+
+def _site_cache(lab: SlurmLab, scheduler: Scheduler) -> SiteCache | None:
+    """The client of ``c.SlurmLab.site_cache``: with the local backend only, where the socket's
+    peer (this process's user) is the account Slurm sees."""
+    if not lab.site_cache:
+        return None
+    if not isinstance(scheduler, CliScheduler) or scheduler.backend != "local":
+        log.warning("slurm-lab: c.SlurmLab.site_cache needs the local backend; listing with squeue")
+        return None
+
+    async def trusted() -> frozenset[int]:
+        """Root and SlurmUser (the controller's configuration is read once per process)."""
+        slurm_user = parse_uid((await scheduler.controller_config()).get("SlurmUser"))
+        return frozenset({0} if slurm_user is None else {0, slurm_user})
+
+    return SiteCache(
+        lab.site_cache, trusted=trusted, max_bytes=lab.max_output_bytes, wait_timeout=lab.command_timeout
+    )
 
 
 #: Backfill's placeholder for "no estimate": about a year ahead.

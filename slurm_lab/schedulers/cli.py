@@ -32,6 +32,7 @@ from ..models import (
     History,
     Job,
     JobDetails,
+    JobProgress,
     Node,
     Partition,
     Priority,
@@ -72,6 +73,10 @@ class CliScheduler(Scheduler):
     ``c.SlurmLab.scheduler_class = "cli"`` (the default)."""
 
     name = "cli"
+    #: List the queue with ``squeue --all``: hidden partitions and other groups' too. For the
+    #: site cache only (python -m slurm_lab.site), which lists once and filters per user; not a
+    #: setting, so a user's own server always shows what their own squeue shows.
+    every_partition = False
 
     def __init__(self, host: Host | None = None, **kwargs: Any) -> None:
         if host is None:
@@ -114,7 +119,7 @@ class CliScheduler(Scheduler):
         """One squeue; parsed in a worker thread (a 100,000-job listing is hundreds of ms of
         Python that must not hold up other requests), unless it printed what it printed last."""
         nonce = secrets.token_urlsafe(6)
-        result = await self.check(build.squeue(scope, nonce))
+        result = await self.check(build.squeue(scope, nonce, self.every_partition))
         if previous is None:  # nothing to compare with: a unique name, and no time spent hashing
             digest = secrets.token_bytes(16)
         else:
@@ -135,6 +140,14 @@ class CliScheduler(Scheduler):
                 raise
             return found
         return _parsed("scontrol", lambda: parsers.parse_job_details(result.stdout, job_id))
+
+    async def job_progress(self, job_id: str) -> list[JobProgress]:
+        """One ``squeue --jobs=ID``: slurmctld packs that job alone, not the user's whole queue."""
+        try:
+            result = await self.check(build.squeue_job(job_id))
+        except JobNotFound:
+            return []  # the controller forgot it: it has finished (MinJobAge ago)
+        return _parsed("squeue", lambda: parsers.parse_job_progress(result.stdout, job_id))
 
     async def _accounted(self, job_id: str) -> JobDetails | None:
         nonce = secrets.token_urlsafe(6)

@@ -49,6 +49,7 @@ def jp_server_config(
                 "backend": "slurmrestd",
                 "scheduler_class": "tests.inprocess.fake.FakeScheduler",
                 "cache_ttl": CACHE_TTL,
+                "push_interval": CACHE_TTL,
                 "retry_after": RETRY_AFTER,
                 "idempotency_file": str(tmp_path / "idempotency.jsonl"),
                 "check_hub_user": False,

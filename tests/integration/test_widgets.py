@@ -99,7 +99,9 @@ def test_queue_manager_and_history_say_how_efficient_a_finished_job_was(session:
 
 def test_queue_manager_follows_pushed_changes(cluster: DevCluster, tmp_path: Path) -> None:
     """With auto, the widget redraws when the feed pushes a change, not on a timer of its own."""
-    session = Session(SlurmLab(slurm_conf=str(cluster.layout.conf), cache_ttl=1), RunStore(tmp_path))
+    session = Session(
+        SlurmLab(slurm_conf=str(cluster.layout.conf), cache_ttl=1, push_interval=1), RunStore(tmp_path)
+    )
     try:
         manager = QueueManager(session)
         job = submit_held(session, "followed")  # behind the service's back: only a refresh sees it
