@@ -74,7 +74,38 @@ def to_json(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
 
-class SlurmLabHandler(APIHandler):
+class JsonErrors(web.RequestHandler):
+    """Errors answered as JSON ``{"message", "reason"}`` with their status; never a traceback.
+    Mixed in before a handler's own base (slurm-lab's API, the site cache)."""
+
+    #: Where an unexpected error's details are, said in its answer.
+    details_in = "the server log"
+
+    def set_retry_after(self, error: errors.SlurmLabError) -> None:
+        """Add ``Retry-After`` where a retry can help (a handler with a setting for it)."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.set_header("Content-Type", "application/json")
+        if isinstance(exc, errors.SlurmLabError):
+            self.set_status(status_of(exc))
+            self.set_retry_after(exc)
+            body = error_body(exc)
+        elif isinstance(exc, web.HTTPError):
+            body = {"message": exc.log_message or self._reason, "reason": exc.reason or "http_error"}
+        else:
+            body = {"message": f"internal error; see {self.details_in}", "reason": "internal_error"}
+        self.finish(to_json(body))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, errors.SlurmLabError | web.HTTPError):
+            return  # expected: the access log and the response say enough
+        # Unexpected: one line at error level; the traceback only at debug level.
+        log.error("%s %s failed: %s: %s", self.request.method, self.request.path, typ.__name__, value)
+        log.debug("traceback", exc_info=(typ, value, tb))
+
+
+class SlurmLabHandler(JsonErrors, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
@@ -104,27 +135,6 @@ class SlurmLabHandler(APIHandler):
             error, errors.ControllerUnavailable | errors.AccountingUnavailable | errors.BackendUnavailable
         ):
             self.set_header("Retry-After", str(self.retry_after))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Errors are JSON ``{"message", "reason"}``; never a traceback."""
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        self.set_header("Content-Type", "application/json")
-        if isinstance(exc, errors.SlurmLabError):
-            self.set_status(status_of(exc))
-            self.set_retry_after(exc)
-            body = error_body(exc)
-        elif isinstance(exc, web.HTTPError):
-            body = {"message": exc.log_message or self._reason, "reason": exc.reason or "http_error"}
-        else:
-            body = {"message": "internal error; see the server log", "reason": "internal_error"}
-        self.finish(to_json(body))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, errors.SlurmLabError | web.HTTPError):
-            return  # expected: the access log and the response say enough
-        # Unexpected: one line at error level; the traceback only at debug level.
-        log.error("%s %s failed: %s: %s", self.request.method, self.request.path, typ.__name__, value)
-        log.debug("traceback", exc_info=(typ, value, tb))
 
 
 class JobsHandler(SlurmLabHandler):

@@ -38,7 +38,7 @@ from tornado.netutil import bind_unix_socket
 from .. import errors, validation
 from ..cache import CoalescingCache, FetchFailed, Snapshot
 from ..guard import ControllerGuard
-from ..handlers import error_body, status_of
+from ..handlers import JsonErrors, error_body, status_of
 from ..models import QueueTable, Scope
 from ..queue import Encoded, QueueView, RenderedJobs, explanations, iso_time
 from ..schedulers.cli import CliScheduler
@@ -210,28 +210,11 @@ def peer_uid(request: Any) -> int:
     return int(uid)
 
 
-class SiteHandler(web.RequestHandler):
+class SiteHandler(JsonErrors):
     """Errors are JSON ``{"message", "reason"}`` as slurm-lab's API's; never a traceback."""
 
+    details_in = "the site cache's log"
     uid: int | None = None
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        self.set_header("Content-Type", "application/json")
-        if isinstance(exc, errors.SlurmLabError):
-            self.set_status(status_of(exc))
-            body = error_body(exc)
-        elif isinstance(exc, web.HTTPError):
-            body = {"message": exc.log_message or self._reason, "reason": exc.reason or "http_error"}
-        else:
-            body = {"message": "internal error; see the site cache's log", "reason": "internal_error"}
-        self.finish(orjson.dumps(body))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, errors.SlurmLabError | web.HTTPError):
-            return  # expected: the access log and the answer say enough
-        log.error("%s %s failed: %s: %s", self.request.method, self.request.path, typ.__name__, value)
-        log.debug("traceback", exc_info=(typ, value, tb))
 
 
 class JobsHandler(SiteHandler):
