@@ -43,7 +43,7 @@ from slurm_lab.devcluster import DevCluster
 from slurm_lab.slurm import argv as build
 from tests.helpers import SERVER_USER, LabServer, lab_server, slurm_as
 
-from .common import add_cluster_options, bench_cluster, clear_queue, fill_queue, queued, timed
+from .common import add_cluster_options, bench_cluster, clear_queue, fill_queue, queued, spread, timed
 
 PLUGIN_SCHEMA = Path(__file__).resolve().parents[1] / "labextension" / "schema" / "plugin.json"
 #: Where the pending jobs wait: a partition set DOWN for the run.
@@ -416,15 +416,6 @@ def every_view(
 
 
 # --------------------------------------------------------------------- part 2: pending details at 10k
-def spread(name: str, samples_ms: list[float]) -> str:
-    """common.summary's layout, with p90 and max."""
-    s = sorted(samples_ms)
-    p90 = s[min(len(s) - 1, round(0.9 * (len(s) - 1)))]
-    return (
-        f"{name:<38} n={len(s):<4} p50={statistics.median(s):8.2f} ms  p90={p90:8.2f} ms  max={s[-1]:8.2f} ms"
-    )
-
-
 def raw(cluster: DevCluster, argv: list[str]) -> int:
     """Run a Slurm CLI as bench_queue's raw_squeue does; returns the bytes it printed."""
     out = subprocess.run(argv, env={**os.environ, **cluster.env}, capture_output=True, check=True)

@@ -52,16 +52,27 @@ JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Job))
 JobRow: TypeAlias = tuple[str | int | None, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A run of whole records of one squeue output: its digest and the rows it made."""
+
+    digest: bytes
+    start: int
+    end: int
+
+
 class QueueTable:
     """One listing of the queue as rows of :data:`JOB_FIELDS` values: no per-job objects until
     someone asks for :attr:`jobs`. ``digest`` names the output it came from, so a refresh that
     printed the same bytes is recognised without parsing, and every encoding of it is reused."""
 
-    __slots__ = ("_jobs", "digest", "rows")
+    __slots__ = ("_jobs", "batches", "digest", "rows")
 
-    def __init__(self, rows: list[JobRow], digest: bytes) -> None:
+    def __init__(self, rows: list[JobRow], digest: bytes, batches: tuple[Batch, ...] = ()) -> None:
         self.rows = rows
         self.digest = digest
+        #: Where the output was cut while it was read, so a refresh reuses what did not change.
+        self.batches = batches
         self._jobs: list[Job] | None = None
 
     @classmethod

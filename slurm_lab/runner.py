@@ -35,8 +35,12 @@ async def run_command(
     timeout: float,
     max_output: int,
     env: Mapping[str, str] | None = None,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` (never through a shell) and return its exit code and decoded output.
+
+    With ``on_stdout``, each piece of stdout goes there as it arrives (so a caller can parse a
+    long listing while the program still prints it) and the result's ``stdout`` is empty.
 
     ``stdin`` is written then closed (scripts go to sbatch this way, never into argv). The process
     runs in its own session so a timeout kills it and its children. Output beyond ``max_output``
@@ -63,7 +67,8 @@ async def run_command(
     streams = (proc.stdout, proc.stderr)
     try:
         await asyncio.wait_for(
-            exchange(_name(argv), stdin, proc.stdin, end_input, streams, (out, err), max_output), timeout
+            exchange(_name(argv), stdin, proc.stdin, end_input, streams, (out, err), max_output, on_stdout),
+            timeout,
         )
     except asyncio.TimeoutError:
         _kill_group(proc)
@@ -104,6 +109,7 @@ async def exchange(
     readers: tuple[StreamReader | None, StreamReader | None],
     buffers: tuple[bytearray, bytearray],
     max_output: int,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> None:
     """Feed ``stdin`` then end the input, while collecting stdout and stderr into ``buffers``
     (kept if the caller gives up: a timeout still has the partial stderr). The one feed, drain
@@ -119,15 +125,24 @@ async def exchange(
         finally:
             end_input()
 
-    async def drain(stream: StreamReader | None, buf: bytearray) -> None:
+    async def drain(
+        stream: StreamReader | None, buf: bytearray, sink: Callable[[bytes], None] | None
+    ) -> None:
         if stream is None:
             return
+        size = 0
         while chunk := await stream.read(1 << 16):
-            buf += chunk
-            if len(buf) > max_output:
+            size += len(chunk)
+            if size > max_output:
                 raise CommandFailed(f"{name} printed more than {max_output} bytes")
+            if sink is None:
+                buf += chunk
+            else:
+                sink(chunk)
 
-    await asyncio.gather(feed(), drain(readers[0], buffers[0]), drain(readers[1], buffers[1]))
+    await asyncio.gather(
+        feed(), drain(readers[0], buffers[0], on_stdout), drain(readers[1], buffers[1], None)
+    )
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import sys
@@ -16,8 +17,9 @@ from typing import Any
 
 import cloudpickle
 
+from .. import validation
 from ..errors import InvalidInput, OutputNotAvailable
-from ..models import WillRun
+from ..models import JobProgress, WillRun
 from ..slurm.states import TERMINAL, base_state
 from .plan import RunPlan, job_script, result_name, submit_flags
 from .records import RunRecord
@@ -25,7 +27,21 @@ from .session import Session
 
 _TAIL_BYTES = 64 << 10
 _GRACE = 5.0  # seconds to wait for result files after Slurm says the job ended
-_FAST_POLL, _FAST_SECONDS = 0.05, 3.0
+#: How often the watcher looks for the worker's result file, the job's own signal that the cell
+#: is done (an open() of a file not there yet, never a Slurm RPC): after 0.5 % of the time since
+#: the job was submitted or seen to start, but at least every 0.25 s and at most every 5 ms. So
+#: the outputs land within that of the worker writing them: milliseconds for a short cell, and a
+#: cell running for hours costs its kernel four looks a second. Over SSH each look is one SFTP
+#: request to the login node, which takes a round trip anyway: at most ten a second there.
+_LAG_SHARE, _FASTEST_LOOK, _REMOTE_FASTEST_LOOK, _SLOWEST_LOOK = 0.005, 0.005, 0.1, 0.25
+#: Seconds between reads of the output's tail that the job widget shows.
+_TAIL_POLL = 0.25
+#: Fewest seconds between two questions to Slurm about the job; else one per cache window
+#: (c.SlurmLab.cache_ttl). Each is one ``scontrol show job`` of this job alone: where it is,
+#: whether it ended.
+_MIN_STATE_POLL = 0.5
+#: Seconds after the outputs landed before Slurm is asked where the job ran (see _confirm).
+_CONFIRM_AFTER = 0.2
 
 
 class RemoteError(RuntimeError):
@@ -114,6 +130,8 @@ class CellRun:
     def __init__(
         self, session: Session, record: RunRecord, namespace: MutableMapping[str, Any] | None = None
     ) -> None:
+        if "_" in validation.job_id(record.job_id):
+            raise InvalidInput("job_id", f"a cell run is a whole job, not {record.job_id}")
         self.session = session
         self.record = record
         self.namespace = namespace
@@ -126,6 +144,10 @@ class CellRun:
         self.landed: list[str] | None = None  # the --out names put in the namespace, once done
         self.observers: list[Callable[[CellRun], None]] = []
         self._tail_offset = 0
+        self._results: dict[str | None, dict[str, Any]] = {}  # by array task (None: a plain job)
+        self._gone = False  # the controller no longer lists the job: it has finished
+        self._confirming: asyncio.Future[None] | None = None
+        self._since = time.monotonic()  # submitted, or seen to start: the result may come soon
         self._future: concurrent.futures.Future[dict[str, Any]] = session.spawn(self._watch())
 
     @property
@@ -198,8 +220,8 @@ class CellRun:
         handle = display(widget, display_id=True)  # type: ignore[no-untyped-call]
 
         def at_end(run: CellRun) -> None:
+            # Again if Slurm says where it ran after the outputs landed (see _confirm).
             if run.state in TERMINAL and handle is not None:
-                run.observers.remove(at_end)
                 handle.update(widget)
 
         self.observers.append(at_end)
@@ -217,64 +239,123 @@ class CellRun:
 
     # ------------------------------------------------------------------ watching
     async def _watch(self) -> dict[str, Any]:
-        # Most short cells end within seconds: check the result file every 50 ms at first (a stat,
-        # not a Slurm RPC; job state comes from the shared, cached queue), then back off to 2 s.
-        interval, ended_at, began = _FAST_POLL, None, time.monotonic()
+        """Wait for the job's own signal, its result file (looked for ever less often, from every
+        5 ms to every 0.25 s, and often again once the job starts), and ask Slurm about this job
+        alone once per cache window: where it is for the widget, and whether it ended without a
+        result (cancelled, timed out, failed before the cell ran)."""
+        state_every = max(_MIN_STATE_POLL, self.session.lab.cache_ttl)
+        fastest = _FASTEST_LOOK if self.session.service.files_are_local else _REMOTE_FASTEST_LOOK
+        asking: asyncio.Future[None] | None = None
+        next_state = next_tail = 0.0
+        ended_at: float | None = None
         try:
             while True:
                 results = await self._read_results()
                 if results is not None:
+                    landed = self._land(results)  # first: what the notebook is waiting for
                     await self._drain_tail()  # the last lines, printed just before the end
-                    return self._finish(results)
-                await self._poll_state()
-                await self._poll_tail()
-                if self.state in TERMINAL:
-                    ended_at = ended_at or time.monotonic()
-                    if time.monotonic() - ended_at > _GRACE:
+                    self._confirming = asyncio.ensure_future(self._confirm())
+                    return self._finish(results, landed)
+                now = time.monotonic()
+                if now >= next_state and (asking is None or asking.done()):
+                    # Beside the loop: a slow controller never holds up the look for the result.
+                    asking, next_state = asyncio.ensure_future(self._poll_state()), now + state_every
+                if now >= next_tail:
+                    await self._poll_tail()
+                    next_tail = now + _TAIL_POLL
+                if self.state in TERMINAL or self._gone:
+                    ended_at = ended_at or now
+                    if now - ended_at > _GRACE:
                         await self._drain_tail()
-                        raise JobEnded(f"job {self.job_id} ended {self.state} before the cell finished")
-                await asyncio.sleep(interval)
-                if time.monotonic() - began > _FAST_SECONDS:
-                    interval = min(interval * 1.5, 2.0)
+                        how = self.state if self.state in TERMINAL else "(Slurm no longer lists it)"
+                        raise JobEnded(f"job {self.job_id} ended {how} before the cell finished")
+                await asyncio.sleep(min(max(fastest, (now - self._since) * _LAG_SHARE), _SLOWEST_LOOK))
         except BaseException as exc:
             self.error = str(exc)
             self.state = self.state if self.state in TERMINAL else "FAILED"
             self._save_state()
             self._notify()
             raise
+        finally:
+            if asking is not None:
+                asking.cancel()
 
     async def _read_results(self) -> list[dict[str, Any]] | None:
+        """Every task's result once all are there; each file is read once, in task order."""
         tasks: list[str | None] = [*self.record.tasks] if self.record.tasks else [None]
-        results = []
         for task in tasks:
+            if task in self._results:
+                continue
             try:
                 data, _ = await self.session.host.read_file(
                     f"{self.record.run_dir}/{result_name(task)}", 0, 1 << 31
                 )
             except OutputNotAvailable:
                 return None
-            results.append(dict(cloudpickle.loads(data)))
-        return results
+            self._results[task] = dict(cloudpickle.loads(data))
+        return [self._results[task] for task in tasks]
+
+    async def _ask_slurm(self) -> list[JobProgress] | None:
+        """This job's records from Slurm ([] once the controller forgot it); None when Slurm
+        could not answer (a blip of the controller: keep waiting, the result file decides)."""
+        service = self.session.service
+        try:
+            return await service.guard.run(lambda: service.scheduler.job_progress(self.job_id))
+        except Exception:
+            return None
 
     async def _poll_state(self) -> None:
-        try:
-            jobs = await self.session.queue.jobs("mine")
-        except Exception:
-            return  # a blip of the controller: keep waiting, the result file decides
-        mine = [j for j in jobs if j.job_id == self.job_id or str(j.array_job_id) == self.job_id]
-        if mine:
-            states = {base_state(j.state) for j in mine}
+        records = await self._ask_slurm()
+        if records == []:
+            await self._forgotten()
+        elif records:
+            states = {base_state(r.state) for r in records}
             state = "RUNNING" if "RUNNING" in states else sorted(states)[0]
             if len(states) > 1 and states <= TERMINAL:
                 state = "FAILED" if states - {"COMPLETED"} else "COMPLETED"
-            start = next((j.start_time for j in mine if j.start_time), None)
-            if start and self.started is None:
-                self.started = datetime.fromisoformat(start)
-            self.node = next((j.nodes for j in mine if j.nodes), self.node)
+            self._where(records)
             if state != self.state:
+                if state == "RUNNING":
+                    self._since = time.monotonic()
                 self.state = state
                 self._save_state()
         self._notify()
+
+    def _where(self, records: list[JobProgress]) -> None:
+        """When it started and on which nodes (a pending job's StartTime is only an estimate)."""
+        ran = [r for r in records if base_state(r.state) != "PENDING"]
+        start = next((r.start_time for r in ran if r.start_time), None)
+        if start and self.started is None:
+            with contextlib.suppress(ValueError):
+                self.started = datetime.fromisoformat(start)
+        self.node = next((r.nodes for r in ran if r.nodes), self.node)
+
+    async def _forgotten(self) -> None:
+        """The controller no longer lists the job, so it has finished: how, accounting may say."""
+        if self._gone:
+            return
+        self._gone = True
+        if self.state in TERMINAL:
+            return
+        try:
+            details = await self.session.service.details(self.job_id)
+        except Exception:  # no accounting, or it cannot answer: finished, how is unknown
+            return
+        state = base_state(details.fields.get("JobState", ""))
+        if state in TERMINAL:
+            self.state = state
+            self._save_state()
+
+    async def _confirm(self) -> None:
+        """Once the outputs landed: ask Slurm where the job ran, which a short cell can leave
+        unseen (it starts and ends between two questions), for the widget and the summary."""
+        if self._gone or (self.started is not None and self.node is not None):
+            return
+        await asyncio.sleep(_CONFIRM_AFTER)  # not while the notebook takes its outputs
+        records = await self._ask_slurm()
+        if records:
+            self._where(records)
+            self._notify()
 
     async def _drain_tail(self) -> None:
         before = -1
@@ -293,14 +374,12 @@ class CellRun:
         if data:
             self._tail_offset += len(data)
             self.tail = (self.tail + data.decode("utf-8", "replace"))[-_TAIL_BYTES:]
-
-    def _finish(self, results: list[dict[str, Any]]) -> dict[str, Any]:
-        failed = [r for r in results if not r["ok"]]
-        if failed:
-            self.state, self.error = "FAILED", failed[0]["error"]
-            self._save_state()
             self._notify()
-            raise RemoteError(failed[0]["error"])
+
+    def _land(self, results: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The ``--out`` variables and the result, put in the namespace; None if the cell failed."""
+        if any(not r["ok"] for r in results):
+            return None
         if self.record.tasks:
             outputs = {
                 name: {t: r["outputs"][name] for t, r in zip(self.record.tasks, results, strict=True)
@@ -310,15 +389,24 @@ class CellRun:
             value: Any = {t: r["result"] for t, r in zip(self.record.tasks, results, strict=True)}
         else:
             outputs, value = results[0]["outputs"], results[0]["result"]
-        missing = sorted({m for r in results for m in r["missing"]})
         if self.namespace is not None:
             self.namespace.update(outputs)
-        self.landed = sorted(outputs)
+        return {"outputs": outputs, "result": value}
+
+    def _finish(self, results: list[dict[str, Any]], landed: dict[str, Any] | None) -> dict[str, Any]:
+        failed = [r for r in results if not r["ok"]]
+        if landed is None:
+            self.state, self.error = "FAILED", failed[0]["error"]
+            self._save_state()
+            self._notify()
+            raise RemoteError(failed[0]["error"])
+        missing = sorted({m for r in results for m in r["missing"]})
+        self.landed = sorted(landed["outputs"])
         self.state = "COMPLETED"
         self.error = f"not defined by the cell: {', '.join(missing)}" if missing else None
         self._save_state()
         self._notify()
-        return {"outputs": outputs, "result": value}
+        return landed
 
     def _save_state(self) -> None:
         self.record.state = self.state

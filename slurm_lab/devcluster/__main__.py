@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .cluster import DAEMONS, DevCluster
-from .config import DEFAULT_NODES
+from .config import DEFAULT_MAX_JOBS, DEFAULT_NODES
 from .errors import DevClusterError
 from .packages import ensure_debian_packages, ensure_packages
 from .sshd import DEFAULT_PORT, DevSSHD
@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         "--accounting",
         choices=["on", "off"],
         help="slurmdbd + MariaDB (default on; off: no accounting database; kept for later ups)",
+    )
+    up.add_argument(
+        "--max-jobs",
+        type=int,
+        help=f"slurmctld's MaxJobCount (default {DEFAULT_MAX_JOBS}; kept for later ups)",
     )
     down = sub.add_parser("down", help="stop our own daemons (all, or those named)")
     down.add_argument("daemons", nargs="*", choices=[*DAEMONS, []], metavar="DAEMON")
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _cluster_command(args: argparse.Namespace, cluster: DevCluster) -> int:
     if args.command == "up":
         accounting = None if args.accounting is None else args.accounting == "on"
-        cluster.up(timeout=args.timeout, nodes=args.nodes, accounting=accounting)
+        cluster.up(timeout=args.timeout, nodes=args.nodes, accounting=accounting, max_jobs=args.max_jobs)
         print(f"dev cluster ready; export SLURM_CONF={cluster.layout.conf}")
     elif args.command == "down":
         cluster.down(tuple(args.daemons) or DAEMONS)

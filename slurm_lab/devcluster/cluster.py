@@ -27,6 +27,7 @@ from typing import TypedDict
 
 from . import accounting, restd
 from .config import (
+    DEFAULT_MAX_JOBS,
     DEFAULT_NODES,
     MAX_NODES,
     ClusterSpec,
@@ -57,6 +58,7 @@ class Settings(TypedDict, total=False):
     nodes: int
     accounting: bool
     port_base: int
+    max_jobs: int
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class DevCluster:
         self.restd_port = self.ports.restd
         self.nodes = self._chosen.get("nodes") or DEFAULT_NODES
         self.accounting = self._chosen.get("accounting", True)
+        self.max_jobs = self._chosen.get("max_jobs") or DEFAULT_MAX_JOBS
         #: Rootless, accounting is on by default only when its packages are there (we cannot install them).
         self._no_accounting_packages: list[str] = []
         if "accounting" not in self._chosen and not self.rootful:
@@ -207,10 +210,21 @@ class DevCluster:
         return list(seen.values()) or None
 
     # ----------------------------------------------------------------- up/down
-    def up(self, timeout: float = 60.0, nodes: int | None = None, accounting: bool | None = None) -> None:
+    def up(
+        self,
+        timeout: float = 60.0,
+        nodes: int | None = None,
+        accounting: bool | None = None,
+        max_jobs: int | None = None,
+    ) -> None:
         """Start whatever is not running and wait until every node accepts jobs (and slurmrestd answers).
-        ``nodes``/``accounting`` change the shape and are kept for later ``up``s. Idempotent; daemons
-        whose config file changed restart (jobs survive: state in StateSaveLocation)."""
+        ``nodes``/``accounting``/``max_jobs`` (MaxJobCount) change the shape and are kept for later
+        ``up``s. Idempotent; daemons whose config file changed restart (jobs survive: state in
+        StateSaveLocation)."""
+        if max_jobs is not None:
+            if max_jobs < 1:
+                raise DevClusterError(f"--max-jobs must be at least 1, not {max_jobs}")
+            self._chosen["max_jobs"] = self.max_jobs = max_jobs
         if nodes is not None:
             if not 1 <= nodes <= MAX_NODES:
                 raise DevClusterError(f"--nodes must be 1..{MAX_NODES}, not {nodes}")
@@ -370,6 +384,8 @@ class DevCluster:
                 out["accounting"] = data["accounting"]
             if isinstance(data.get("port_base"), int):
                 out["port_base"] = data["port_base"]
+            if isinstance(data.get("max_jobs"), int):
+                out["max_jobs"] = data["max_jobs"]
         return out
 
     def _save_settings(self) -> None:
@@ -382,7 +398,15 @@ class DevCluster:
         jwt_key = self.layout.jwt_key if self.with_restd else None
         user, slurmd_user = ("slurm", "root") if self.rootful else (self.me, self.me)
         return ClusterSpec(
-            self.layout, hostname, user, slurmd_user, self.ports, self.nodes, self.accounting, jwt_key
+            self.layout,
+            hostname,
+            user,
+            slurmd_user,
+            self.ports,
+            self.nodes,
+            self.accounting,
+            jwt_key,
+            max_jobs=self.max_jobs,
         )
 
     def _daemon_user(self, name: str) -> str:

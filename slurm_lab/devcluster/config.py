@@ -26,6 +26,10 @@ DB_USER = "slurm"
 ACCOUNTS = ("physics", "biology")
 LIMITED_QOS = "limited"
 LIMITED_QOS_LIMITS = ("MaxSubmitJobsPerUser=3", "GrpTRESMins=cpu=600")
+#: Job records slurmctld keeps at once (MaxJobCount; finished ones count until MinJobAge), unless
+#: ``up --max-jobs`` says otherwise; and the largest array (MaxArraySize: task ids 0..10000).
+DEFAULT_MAX_JOBS = 100_000
+MAX_ARRAY_SIZE = 10_001
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ class ClusterSpec:
     #: Accept JWTs (slurmrestd, ``scontrol token``) besides munge; None leaves JWT off.
     jwt_key: Path | None = None
     cluster_name: str = "devcluster"
+    #: MaxJobCount (the benchmarks' cluster raises it for a 100,000-job queue).
+    max_jobs: int = DEFAULT_MAX_JOBS
 
     @property
     def node_names(self) -> list[str]:
@@ -279,8 +285,8 @@ def render_slurm_conf(spec: ClusterSpec) -> str:
         "ReturnToService=2",
         f"SlurmdTimeout={SLURMD_TIMEOUT}",
         "MinJobAge=300",
-        "MaxArraySize=10001",
-        "MaxJobCount=100000",
+        f"MaxArraySize={MAX_ARRAY_SIZE}",
+        f"MaxJobCount={spec.max_jobs}",
         *nodes,
         f"PartitionName=debug Nodes={every} Default=YES MaxTime={DEBUG_MAX_TIME} State=UP",
         f"PartitionName=long Nodes={every} Default=NO MaxTime={LONG_MAX_TIME} State=UP",

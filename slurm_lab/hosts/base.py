@@ -3,7 +3,8 @@ login node over SSH). It knows nothing of Slurm beyond where its programs are.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from traitlets.config import LoggingConfigurable
@@ -40,6 +41,15 @@ class Host(LoggingConfigurable):
         """Run a Slurm CLI: ``argv[0]`` is a bare name (``squeue``) found where this host keeps
         Slurm's programs. ``timeout`` overrides the command timeout (CommandTimeout)."""
         raise NotImplementedError
+
+    async def run_slurm_streaming(
+        self, argv: Sequence[str], on_stdout: Callable[[bytes], None]
+    ) -> CommandResult:
+        """Run a Slurm CLI, giving its stdout to ``on_stdout`` piece by piece as it arrives (the
+        result's ``stdout`` is then empty). Hosts that cannot stream give it whole at the end."""
+        result = await self.run_slurm(argv)
+        on_stdout(result.stdout.encode())
+        return dataclasses.replace(result, stdout="")
 
     async def run_program(
         self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None

@@ -73,9 +73,30 @@ class LocalHost(Host):
     async def run_slurm(
         self, argv: Sequence[str], stdin: bytes | None = None, timeout: float | None = None
     ) -> CommandResult:
+        return await self._slurm(argv, stdin, timeout)
+
+    async def run_slurm_streaming(
+        self, argv: Sequence[str], on_stdout: Callable[[bytes], None]
+    ) -> CommandResult:
+        return await self._slurm(argv, None, None, on_stdout)
+
+    async def _slurm(
+        self,
+        argv: Sequence[str],
+        stdin: bytes | None,
+        timeout: float | None,
+        on_stdout: Callable[[bytes], None] | None = None,
+    ) -> CommandResult:
         program = os.path.join(self.slurm_bin_dir, argv[0]) if self.slurm_bin_dir else argv[0]
         try:
-            return await self.run_program([program, *argv[1:]], stdin, timeout)
+            return await run_command(
+                [program, *argv[1:]],
+                stdin=stdin,
+                timeout=timeout or self.command_timeout,
+                max_output=self.max_output_bytes,
+                env=self.env,
+                on_stdout=on_stdout,
+            )
         except ProgramNotFound as exc:
             raise BackendUnavailable(
                 f"{exc.message}; install the Slurm client tools or set c.LocalHost.slurm_bin_dir"

@@ -19,6 +19,7 @@ from ..models import (
     History,
     Job,
     JobDetails,
+    JobProgress,
     Node,
     OutputChunk,
     Partition,
@@ -79,6 +80,19 @@ class Scheduler(LoggingConfigurable):
     async def job_details(self, job_id: str) -> JobDetails:
         """All fields of one job; raises JobNotFound when Slurm no longer knows it."""
         raise NotImplementedError
+
+    async def job_progress(self, job_id: str) -> list[JobProgress]:
+        """Where job ``job_id`` is (an array: each task and pending group), asked of Slurm for that
+        job alone; [] once the controller has forgotten it, which means it has finished.
+
+        This fallback lists the user's queue; backends that can ask about one job override it.
+        """
+        base, _, task = job_id.partition("_")
+        return [
+            JobProgress(j.job_id, j.state, j.start_time, j.nodes)
+            for j in await self.list_jobs("mine")
+            if j.job_id.partition("_")[0] == base and (not task or j.job_id.partition("_")[2] == task)
+        ]
 
     async def submit(self, script: bytes, flags: Sequence[str], tag: str | None = None) -> SubmitResult:
         """Submit ``script`` with validated sbatch ``flags``; a ``tag`` goes into the job's

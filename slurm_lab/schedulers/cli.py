@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import pwd
 import re
 import secrets
@@ -48,6 +47,7 @@ from ..slurm.account import parse_account
 from ..slurm.diagnose import diagnose, error_lines
 from ..slurm.efficiency import parse_efficiency
 from .base import Action, Scheduler, as_historic
+from .queue_stream import QueueStream
 
 _ACTION_ARGV = {
     "cancel": build.scancel,
@@ -116,20 +116,19 @@ class CliScheduler(Scheduler):
         return (await self.queue_table(scope)).jobs
 
     async def queue_table(self, scope: Scope, previous: QueueTable | None = None) -> QueueTable:
-        """One squeue; parsed in a worker thread (a 100,000-job listing is hundreds of ms of
-        Python that must not hold up other requests), unless it printed what it printed last."""
+        """One squeue, parsed in a worker thread while it prints (see queue_stream.py): a
+        100,000-job listing is hundreds of ms of Python that must neither add to squeue's own
+        time nor hold up other requests. The previous table itself when nothing changed."""
         nonce = secrets.token_urlsafe(6)
-        result = await self.check(build.squeue(scope, nonce, self.every_partition))
-        if previous is None:  # nothing to compare with: a unique name, and no time spent hashing
-            digest = secrets.token_bytes(16)
-        else:
-            digest = await asyncio.to_thread(output_digest, result.stdout, nonce, self._mark)
-            if previous.digest == digest:
-                return previous
-        rows = await asyncio.to_thread(
-            _parsed, "squeue", lambda: parsers.parse_queue_rows(result.stdout, nonce)
-        )
-        return QueueTable(rows, digest)
+        stream = QueueStream(nonce, self._mark, previous)
+        argv = build.squeue(scope, nonce, self.every_partition)
+        result = await self.cli_host.run_slurm_streaming(argv, stream.feed)
+        if result.returncode != 0:
+            raise diagnose("squeue", result.returncode, result.stderr)
+        try:
+            return await stream.table()
+        except (ValueError, IndexError, KeyError) as exc:
+            raise UnexpectedOutput(f"squeue printed output slurm-lab cannot read: {str(exc)[:200]}") from None
 
     async def job_details(self, job_id: str) -> JobDetails:
         """The controller's record while it has the job, then accounting's (with efficiency)."""
@@ -142,12 +141,12 @@ class CliScheduler(Scheduler):
         return _parsed("scontrol", lambda: parsers.parse_job_details(result.stdout, job_id))
 
     async def job_progress(self, job_id: str) -> list[JobProgress]:
-        """One ``squeue --jobs=ID``: slurmctld packs that job alone, not the user's whole queue."""
+        """One ``scontrol show job ID``: slurmctld packs that job alone, not the user's queue."""
         try:
-            result = await self.check(build.squeue_job(job_id))
+            result = await self.check(build.scontrol_job(job_id))
         except JobNotFound:
             return []  # the controller forgot it: it has finished (MinJobAge ago)
-        return _parsed("squeue", lambda: parsers.parse_job_progress(result.stdout, job_id))
+        return _parsed("scontrol", lambda: parsers.parse_job_progress(result.stdout, job_id))
 
     async def _accounted(self, job_id: str) -> JobDetails | None:
         nonce = secrets.token_urlsafe(6)
@@ -337,12 +336,6 @@ class CliScheduler(Scheduler):
 def _last_line(text: str) -> str:
     lines = error_lines(text)
     return lines[-1][:200] if lines else ""
-
-
-def output_digest(output: str, nonce: str, mark: str) -> bytes:
-    """Names squeue's output whatever its per-call nonce: the nonce becomes ``mark``, a secret of
-    this process that no job name can hold, so two outputs share a digest only when they match."""
-    return hashlib.sha1(output.replace(nonce, mark).encode(), usedforsecurity=False).digest()
 
 
 def _parsed(tool: str, parse: Callable[[], T]) -> T:

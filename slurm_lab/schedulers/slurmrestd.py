@@ -30,6 +30,7 @@ from ..models import (
     History,
     Job,
     JobDetails,
+    JobProgress,
     Node,
     Partition,
     Priority,
@@ -246,6 +247,14 @@ class SlurmrestdScheduler(Scheduler):
         if details is None:
             raise JobNotFound(f"no such job {job_id} (Slurm: Invalid job id specified)")
         return details
+
+    async def job_progress(self, job_id: str) -> list[JobProgress]:
+        """``GET job/{id}``: that job alone, not the queue."""
+        try:
+            payload = await self._request("GET", f"job/{job_id.split('_')[0]}")
+        except JobNotFound:
+            return []  # the controller forgot it: it has finished
+        return _parsed(lambda: rest.parse_job_progress(payload, job_id))
 
     async def partitions(self) -> list[Partition]:
         partitions, nodes = await asyncio.gather(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..models import Scope
@@ -68,9 +69,16 @@ def queue_format(nonce: str) -> str:
     return ",".join(fixed + texts)
 
 
-def squeue(scope: Scope, nonce: str) -> list[str]:
-    """The queue, every state the controller still remembers. ``mine`` lets slurmctld pack only ours."""
+def squeue(scope: Scope, nonce: str, every_partition: bool = False) -> list[str]:
+    """The queue, every state the controller still remembers. ``mine`` lets slurmctld pack only ours.
+
+    ``every_partition`` (``--all``) adds the jobs a plain squeue leaves out: those in hidden
+    partitions and in partitions whose AllowGroups the caller is not in (the site cache lists
+    them once and filters per user, see slurm_lab/site/policy.py).
+    """
     argv = ["squeue", "--noheader", "--states=all", f"--Format={queue_format(nonce)}"]
+    if every_partition:
+        argv.append("--all")
     if scope == "mine":
         argv.append("--me")
     return argv
@@ -81,6 +89,24 @@ def squeue_comments(nonce: str) -> list[str]:
     _, record_sep = queue_separators(nonce)
     fmt = f"ArrayJobID:{FIELD_SEP},Comment:{record_sep}"
     return ["squeue", "--noheader", "--me", "--states=all", f"--Format={fmt}"]
+
+
+#: A job id as sbatch prints it, or one array task of it: ``42``, ``42_7``.
+_JOB_ID = re.compile(r"[1-9][0-9]{0,9}(?:_(?:0|[1-9][0-9]{0,6}))?", re.ASCII)
+
+
+def scontrol_job(job_id: str) -> list[str]:
+    """One job's records (an array's: each task, and one for its pending tasks): what a
+    ``%%slurm`` cell's watcher asks about its own job, for :func:`parsers.parse_job_progress`.
+
+    slurmctld answers one job id with that job alone (REQUEST_JOB_INFO_SINGLE, after the
+    federation lookup every CLI makes), never the user's whole queue; squeue would add a
+    partition listing. A job the controller has forgotten gets "Invalid job id specified".
+    Raises ValueError for anything but a job id.
+    """
+    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        raise ValueError(f"not a Slurm job id: {str(job_id)[:40]!r}")
+    return ["scontrol", "show", "job", "--oneliner", job_id]
 
 
 def scontrol_show_job(job_id: str) -> list[str]:
@@ -170,6 +196,11 @@ def scontrol_release(job_ids: Sequence[str]) -> list[str]:
 
 def sinfo_partitions() -> list[str]:
     return ["sinfo", "--noheader", f"--format={PARTITION_FORMAT}"]
+
+
+def scontrol_show_partitions() -> list[str]:
+    """Every partition, hidden ones too (``--all``), one line each: who may see its jobs."""
+    return ["scontrol", "--all", "show", "partition", "--oneliner"]
 
 
 def scontrol_ping() -> list[str]:

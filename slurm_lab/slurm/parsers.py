@@ -6,7 +6,18 @@ import logging
 import re
 
 from ..errors import JobNotFound, UnexpectedOutput
-from ..models import HistoricJob, Job, JobDetails, JobRow, Node, Partition, Priority, WillRun
+from ..models import (
+    HistoricJob,
+    Job,
+    JobDetails,
+    JobProgress,
+    JobRow,
+    Node,
+    Partition,
+    PartitionAccess,
+    Priority,
+    WillRun,
+)
 from . import argv
 from .argv import FIELD_SEP, PRIORITY_FACTORS, QUEUE_FIELDS, QUEUE_TEXT_FIELDS, queue_separators
 from .efficiency import efficiency_of
@@ -34,9 +45,25 @@ def parse_queue_rows(text: str, nonce: str) -> list[JobRow]:
 
     Any byte may appear in a name or path (a newline, the separators of another call), so a
     record that still does not split into the expected fields is skipped and logged, and the
-    rest are served. Output with no record slurm-lab understands raises UnexpectedOutput. This
-    runs on every refresh of big queues, hence the unrolled, call-free body and plain tuples.
+    rest are served. Output with no record slurm-lab understands raises UnexpectedOutput.
     """
+    rows, bad = queue_rows(text, nonce)
+    return checked_queue_rows(rows, bad)
+
+
+def checked_queue_rows(rows: list[JobRow], bad: list[str]) -> list[JobRow]:
+    """``rows``, after saying what was skipped (``bad``: the starts of unreadable records)."""
+    if bad:
+        if not rows:
+            raise UnexpectedOutput(f"squeue printed {len(bad)} records slurm-lab cannot read")
+        # Only the start of the id: the record's own text is another user's and may be hostile.
+        log.warning("skipped %d malformed squeue records (first starts %r)", len(bad), bad[0])
+    return rows
+
+
+def queue_rows(text: str, nonce: str) -> tuple[list[JobRow], list[str]]:
+    """The rows of whole squeue records in ``text``, and the starts of those it cannot read.
+    This runs on every refresh of big queues, hence the unrolled, call-free body and plain tuples."""
     text_sep, record_sep = queue_separators(nonce)
     absent = _ABSENT
     rows: list[JobRow] = []
@@ -78,12 +105,7 @@ def parse_queue_rows(text: str, nonce: str) -> list[JobRow]:
                 None if qos in absent else qos,
             )
         )
-    if bad:
-        if not rows:
-            raise UnexpectedOutput(f"squeue printed {len(bad)} records slurm-lab cannot read")
-        # Only the start of the id: the record's own text is another user's and may be hostile.
-        log.warning("skipped %d malformed squeue records (first starts %r)", len(bad), bad[0])
-    return rows
+    return rows, bad
 
 
 # A key starts a token when preceded by a space: "Key=" where Key looks like a Slurm field name
@@ -134,6 +156,36 @@ def parse_job_details(text: str, job_id: str) -> JobDetails:
         raise JobNotFound(f"the pending tasks {job_id} have all started or ended")
     about = ", ".join(sorted({f.get("JobId", "?") for f in records})[:3]) or "no job"
     raise UnexpectedOutput(f"scontrol show job {job_id} answered about {about}, not job {job_id}")
+
+
+def parse_job_progress(text: str, job_id: str) -> list[JobProgress]:
+    """:func:`argv.scontrol_job` output: the records of job ``job_id`` (``42``: the job, or each
+    task of array 42 and one for its pending tasks, ``42_[4-9%2]``; ``42_7``: that task alone).
+
+    Records about any other job (the CLIs truncate ids to 32 bits) are dropped, so an answer
+    with none of ``job_id``'s is an empty list. A record without a state raises ValueError.
+    """
+    base, _, task = job_id.partition("_")
+    records = []
+    for line in text.splitlines():
+        if not line.startswith("JobId="):
+            continue
+        f = parse_key_values(line)
+        array, tasks = f.get("ArrayJobId"), f.get("ArrayTaskId")
+        if array and tasks:
+            record_base, record_task = array, tasks
+            record_id = f"{array}_{tasks}" if tasks.isdigit() else f"{array}_[{tasks}]"
+        else:
+            record_base, record_task = f.get("JobId", ""), ""
+            record_id = record_base
+        if record_base != base or (task and record_task != task):
+            continue
+        state = f.get("JobState", "")
+        if not state:
+            raise ValueError(f"no JobState for job {record_id[:40]!r}")
+        start, nodes = _opt(f.get("StartTime", "")), _opt(f.get("NodeList", ""))
+        records.append(JobProgress(record_id, base_state(state), start, nodes))
+    return records
 
 
 def parse_tagged_job(text: str, nonce: str, tag: str) -> str | None:
@@ -188,6 +240,25 @@ def parse_partitions(text: str) -> list[Partition]:
             )
         by_name[name] = part
     return list(by_name.values())
+
+
+def parse_partition_access(text: str) -> list[PartitionAccess]:
+    """:func:`argv.scontrol_show_partitions`: each partition's Hidden and AllowGroups.
+
+    A partition line without Hidden or AllowGroups raises ValueError: guessing either could
+    show someone jobs Slurm hides from them.
+    """
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("PartitionName="):
+            continue
+        f = parse_key_values(line)
+        hidden, groups = f.get("Hidden"), f.get("AllowGroups")
+        if hidden not in ("YES", "NO") or not groups:
+            raise ValueError(f"no Hidden or AllowGroups for partition {f['PartitionName'][:40]!r}")
+        allowed = None if groups == "ALL" else frozenset(g for g in groups.split(",") if g)
+        out.append(PartitionAccess(f["PartitionName"], hidden == "YES", allowed))
+    return out
 
 
 def parse_sbatch_job_id(text: str) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..models import Job, JobDetails, Node, Partition, Priority
+from ..models import Job, JobDetails, JobProgress, Node, Partition, Priority
 from .options import BY_NAME, OPTIONS
 from .parsers import gpu_count
 
@@ -226,6 +226,17 @@ def parse_job_details(payload: Mapping[str, Any], job_id: str) -> JobDetails | N
                 fields.setdefault(key, str(value))
         return JobDetails(job.job_id, "controller", fields, job.user_id)
     return None
+
+
+def parse_job_progress(payload: Mapping[str, Any], job_id: str) -> list[JobProgress]:
+    """``GET job/{id}`` as :func:`parsers.parse_job_progress` reads squeue's: the records of job
+    ``job_id`` (an array's tasks and pending groups, or the one task ``42_7``), no other job's."""
+    base, _, task = job_id.partition("_")
+    return [
+        JobProgress(job.job_id, job.state, job.start_time, job.nodes)
+        for job in parse_jobs(payload)
+        if job.job_id.partition("_")[0] == base and (not task or job.job_id.partition("_")[2] == task)
+    ]
 
 
 def parse_partitions(payload: Mapping[str, Any], nodes: Mapping[str, Any]) -> list[Partition]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from slurm_lab.slurm import argv
 
 
@@ -34,3 +36,11 @@ def test_sacct() -> None:
     assert "--allocations" not in a  # the steps' MaxRSS gives the memory efficiency
     assert "--allusers" in argv.sacct("2026-11-01", "n0nce")
     assert argv.sacct_job("12_3", "n0nce")[-2:] == ["-j", "12_3"]
+
+
+def test_one_job_is_asked_for_alone() -> None:
+    assert argv.scontrol_job("42") == ["scontrol", "show", "job", "--oneliner", "42"]
+    assert argv.scontrol_job("42_7")[-1] == "42_7"
+    for bad in ["", "0", "42,43", "-42", "42 --me", "--me", "42_[1-3]", "4\uff12", "1" * 11, 42]:
+        with pytest.raises(ValueError):
+            argv.scontrol_job(bad)  # type: ignore[arg-type]

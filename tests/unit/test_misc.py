@@ -104,19 +104,3 @@ def test_identity_problem_names_hub_user_and_account() -> None:
     assert mismatch is not None and "'alice'" in mismatch.message and "'jovyan'" in mismatch.message
     no_account = identity_problem("100042", None)
     assert no_account is not None and "uid 100042" in no_account.message
-
-
-def test_squeue_output_digest_ignores_the_nonce_only() -> None:
-    from slurm_lab.schedulers.cli import output_digest
-
-    def out(nonce: str, name: str) -> str:
-        return f"1\x1f{nonce}{name}\x1e{nonce}\n2\x1f{nonce}b\x1e{nonce}\n"
-
-    assert output_digest(out("AAAA", "a"), "AAAA", "secret") == output_digest(
-        out("BBBB", "a"), "BBBB", "secret"
-    )
-    assert output_digest(out("AAAA", "a"), "AAAA", "secret") != output_digest(
-        out("BBBB", "c"), "BBBB", "secret"
-    )
-    # A name holding the other call's nonce is no match either: the nonce is no stand-in for it.
-    assert output_digest(out("AAAA", "BBBB"), "AAAA", "s") != output_digest(out("BBBB", "AAAA"), "BBBB", "s")

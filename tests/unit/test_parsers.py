@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slurm_lab.errors import JobNotFound, UnexpectedOutput
+from slurm_lab.models import JobProgress
 from slurm_lab.slurm import argv, parsers
 from tests.conftest import fixture_text
 
@@ -217,3 +218,32 @@ def test_account_limits_with_their_use_from_assoc_mgr_and_sshare() -> None:
     limits = {lim.name: lim for lim in limited.limits}
     assert limited.name == "limited" and limits["MaxSubmitJobsPU"].limit == 3
     assert limits["GrpTRESMins cpu"].limit == 600 and limits["GrpTRESMins cpu"].left == 600
+
+
+def test_one_jobs_progress_from_scontrol_show_job_of_that_job_alone() -> None:
+    """``argv.scontrol_job`` output captured from the dev cluster: a running job, a pending one
+    (with a long name), a finished one still remembered, and an array with running tasks and a
+    record for its pending ones."""
+    running = parsers.parse_job_progress(fixture_text("scontrol_show_job_running.txt"), "4")
+    assert running == [JobProgress("4", "RUNNING", "2026-11-21T05:38:21", "vm")]
+    pending = parsers.parse_job_progress(fixture_text("scontrol_show_job_pending.txt"), "3")
+    assert pending == [JobProgress("3", "PENDING", None, None)]  # StartTime=Unknown, NodeList=
+    done = parsers.parse_job_progress(fixture_text("scontrol_show_job_completed.txt"), "64428")
+    assert [(r.state, r.nodes) for r in done] == [("COMPLETED", "c1")]
+    array = parsers.parse_job_progress(fixture_text("scontrol_show_job_array_running.txt"), "20")
+    assert [(r.job_id, r.state, r.nodes) for r in array] == [
+        ("20_[2-3]", "PENDING", None),
+        ("20_1", "RUNNING", "vm"),
+        ("20_0", "RUNNING", "vm"),
+    ]
+    task = parsers.parse_job_progress(fixture_text("scontrol_show_job_array_running.txt"), "20_1")
+    assert [r.job_id for r in task] == ["20_1"]
+
+
+def test_job_progress_keeps_only_the_job_asked_for_and_refuses_what_it_cannot_read() -> None:
+    # Another job's record (the CLIs truncate ids) is no record of this one: none means gone.
+    assert parsers.parse_job_progress(fixture_text("scontrol_show_job_running.txt"), "44") == []
+    assert parsers.parse_job_progress(fixture_text("scontrol_show_job_array_running.txt"), "21") == []
+    assert parsers.parse_job_progress("", "4") == []
+    with pytest.raises(ValueError):
+        parsers.parse_job_progress("JobId=4 JobName=x UserId=a(1) GroupId=a(1) Reason=None\n", "4")

@@ -53,6 +53,17 @@ def test_details_use_scontrol_names_first_and_match_only_the_job_asked_for() -> 
     assert rest.parse_job_details(payload, "33038_7") is None
 
 
+def test_one_jobs_progress_from_its_records_alone() -> None:
+    payload = fixture("jobs")
+    array = {r.job_id: r for r in rest.parse_job_progress(payload, "33038")}
+    assert set(array) == {"33038_0", "33038_1", "33038_[2-5%2]"}
+    assert (array["33038_0"].state, array["33038_0"].nodes) == ("RUNNING", "vm")
+    assert array["33038_0"].start_time is not None and array["33038_[2-5%2]"].state == "PENDING"
+    assert [r.job_id for r in rest.parse_job_progress(payload, "33038_1")] == ["33038_1"]
+    assert [r.state for r in rest.parse_job_progress(payload, "32938")] == ["COMPLETED"]
+    assert rest.parse_job_progress(payload, "3303") == []
+
+
 def test_partitions_with_idle_cpus_from_the_nodes() -> None:
     parts = {p.name: p for p in rest.parse_partitions(fixture("partitions"), fixture("nodes"))}
     assert parts["debug"].is_default and parts["debug"].max_time == "infinite"
