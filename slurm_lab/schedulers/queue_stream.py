@@ -1,7 +1,7 @@
 """squeue's output parsed while squeue still prints it.
 
 A listing of 100,000 jobs is 20 MB that squeue prints over half its run time. The output is cut
-into batches of about 1 MiB of whole records, at places that depend only on the output itself,
+into batches of about 64 KiB of whole records, at places that depend only on the output itself,
 and each batch is parsed in one worker thread, in order, as soon as it is complete: by the time
 squeue exits, most of the parsing is done. A batch that printed what the same batch of the
 previous listing printed (its digest, the per-call nonce aside) reuses that listing's rows, and
@@ -19,7 +19,7 @@ from ..slurm import parsers
 from ..slurm.argv import queue_separators
 
 #: Bytes of output per batch (then up to the end of the record under way).
-BATCH_BYTES = 1 << 20
+BATCH_BYTES = 1 << 16
 #: One thread for every listing: batches are parsed in order, and never two listings at once.
 _PARSER = ThreadPoolExecutor(1, thread_name_prefix="slurm-lab-parse")
 
