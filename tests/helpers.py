@@ -283,3 +283,23 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def refreshed(
+    api: httpx.Client, done: Callable[[httpx.Response], bool], within: float, what: str
+) -> httpx.Response:
+    """GET jobs until ``done`` holds, within ``within`` s. A read past the cache window is
+    answered at once with the last listing while it starts the refresh (stale-while-revalidate):
+    what the refresh found (a 503, a new listing) shows in the reads after it."""
+    started = time.monotonic()
+    first = api.get("jobs")
+    assert time.monotonic() - started < 1, "a read past the window waited for Slurm"
+    if done(first):
+        return first
+
+    def answered() -> httpx.Response | None:
+        r = api.get("jobs")
+        return r if done(r) else None
+
+    answer: httpx.Response = wait_for(answered, timeout=within, interval=0.05, what=what)
+    return answer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import LabServer, wait_for
+from tests.helpers import LabServer, refreshed, wait_for
 
 
 def test_controller_down_then_back(server: LabServer, cluster: DevCluster) -> None:
@@ -18,8 +18,7 @@ def test_controller_down_then_back(server: LabServer, cluster: DevCluster) -> No
         cluster.down(("slurmctld",))
         try:
             time.sleep(1.1)  # past the cache TTL
-            r = api.get("jobs")
-            assert r.status_code == 503
+            r = refreshed(api, lambda r: r.status_code == 503, 5, "503 once the refresh failed")
             assert r.headers["Retry-After"] == "2"
             body = r.json()
             assert body["stale"] is True and body["reason"] == "controller_unavailable"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from slurm_lab.devcluster import DevCluster
-from tests.helpers import SERVER_USER, lab_server, restd_config, wait_for
+from tests.helpers import SERVER_USER, lab_server, refreshed, restd_config, wait_for
 
 HELD = "#!/bin/sh\ntrue\n"
 
@@ -101,7 +101,7 @@ def test_slurmrestd_down_is_503_with_retry_after_and_stale_data(restd: DevCluste
             restd.down(("slurmrestd",))
             time.sleep(1.1)
             started = time.monotonic()
-            r = api.get("jobs")
+            r = refreshed(api, lambda r: r.status_code == 503, 2, "503 once the refresh failed")
             assert time.monotonic() - started < 2
             assert r.status_code == 503 and r.json()["stale"] is True and "Retry-After" in r.headers
             assert "cannot reach slurmrestd at http://127.0.0.1:6820" in r.json()["message"]

@@ -11,7 +11,7 @@ import pytest
 
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.devcluster.sshd import DevSSHD
-from tests.helpers import LabServer, lab_server, ssh_config, wait_for
+from tests.helpers import LabServer, lab_server, refreshed, ssh_config, wait_for
 
 
 def logins(sshd: DevSSHD) -> int:
@@ -73,12 +73,12 @@ def test_one_connection_serves_many_requests(ssh_server: LabServer, sshd: DevSSH
 
 def test_reconnects_after_sshd_restart(ssh_server: LabServer, sshd: DevSSHD) -> None:
     with ssh_server.client() as api:
-        assert api.get("jobs").status_code == 200
+        before = api.get("jobs").json()["fetched_at"]
         sshd.down()  # the listener and every open session, like a rebooted login node
         sshd.up()
         time.sleep(1.1)  # past the cache TTL
         started = time.monotonic()
-        r = api.get("jobs")
+        r = refreshed(api, lambda r: r.json()["fetched_at"] > before, 15, "a listing over a new connection")
         assert r.status_code == 200, r.text
         assert time.monotonic() - started < 15  # reconnected, no hang to the command timeout
         assert wait_for(
