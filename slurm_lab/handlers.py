@@ -26,6 +26,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from . import errors, validation
 from ._version import __version__
 from .models import ActionResult
+from .queue import RenderedJobs
 from .service import SlurmLabService
 from .slurm import options
 
@@ -75,14 +76,30 @@ def to_json(obj: Any) -> bytes:
 
 
 class JsonErrors(web.RequestHandler):
-    """Errors answered as JSON ``{"message", "reason"}`` with their status; never a traceback.
-    Mixed in before a handler's own base (slurm-lab's API, the site cache)."""
+    """Errors answered as JSON ``{"message", "reason"}`` with their status, never a traceback; and
+    queue listings. Mixed in before a handler's own base (slurm-lab's API, the site cache)."""
 
     #: Where an unexpected error's details are, said in its answer.
     details_in = "the server log"
 
     def set_retry_after(self, error: errors.SlurmLabError) -> None:
         """Add ``Retry-After`` where a retry can help (a handler with a setting for it)."""
+
+    def send_listing(self, rendered: RenderedJobs) -> None:
+        """A queue listing with its ETag (304 when the client has it); when stale, the last good
+        data with the error that made them stale, under that error's status."""
+        self.set_header("Content-Type", "application/json")
+        if rendered.error is not None:
+            self.set_status(status_of(rendered.error))
+            self.set_retry_after(rendered.error)
+            self.finish(rendered.body(**error_body(rendered.error)))
+            return
+        self.set_header("ETag", rendered.etag)
+        if self.check_etag_header():
+            self.set_status(304)
+            self.finish()
+            return
+        self.finish(rendered.body())
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -145,20 +162,7 @@ class JobsHandler(SlurmLabHandler):
         states = validation.states(self.get_query_argument("state", None))
         partitions = validation.partitions(self.get_query_argument("partition", None))
         fmt = validation.queue_format(self.get_query_argument("format", None))
-        rendered = await self.service.render_jobs(scope, states, partitions, fmt)
-        self.set_header("Content-Type", "application/json")
-        if rendered.error is not None:
-            # Last good data, marked stale, with the error that made it stale.
-            self.set_status(status_of(rendered.error))
-            self.set_retry_after(rendered.error)
-            self.finish(rendered.body(**error_body(rendered.error)))
-            return
-        self.set_header("ETag", rendered.etag)
-        if self.check_etag_header():
-            self.set_status(304)
-            self.finish()
-            return
-        self.finish(rendered.body())
+        self.send_listing(await self.service.render_jobs(scope, states, partitions, fmt))
 
     @web.authenticated
     @authorized

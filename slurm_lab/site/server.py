@@ -38,7 +38,7 @@ from tornado.netutil import bind_unix_socket
 from .. import errors, validation
 from ..cache import CoalescingCache, FetchFailed, Snapshot
 from ..guard import ControllerGuard
-from ..handlers import JsonErrors, error_body, status_of
+from ..handlers import JsonErrors
 from ..models import QueueTable, Scope
 from ..queue import Encoded, QueueView, RenderedJobs, explanations, iso_time
 from ..schedulers.cli import CliScheduler
@@ -233,18 +233,7 @@ class JobsHandler(SiteHandler):
         since = self.get_query_argument("since", None)
         if since is not None and not _SINCE.fullmatch(since):
             raise errors.InvalidInput("since", "must be seconds since the epoch")
-        rendered = await self.site.render(self.uid, scope, None if since is None else float(since))
-        self.set_header("Content-Type", "application/json")
-        if rendered.error is not None:
-            self.set_status(status_of(rendered.error))
-            self.finish(rendered.body(**error_body(rendered.error)))
-            return
-        self.set_header("ETag", rendered.etag)
-        if self.check_etag_header():
-            self.set_status(304)
-            self.finish()
-            return
-        self.finish(rendered.body())
+        self.send_listing(await self.site.render(self.uid, scope, None if since is None else float(since)))
 
 
 class NotFound(SiteHandler):
