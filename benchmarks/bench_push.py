@@ -29,11 +29,11 @@ from .bench_insight import RpcMeter
 from .common import add_cluster_options, bench_cluster, fill_queue, queued
 
 
-async def connect(server: LabServer) -> WebSocketClientConnection:
+async def connect(server: LabServer, scope: str = "all") -> WebSocketClientConnection:
     url = server.url.replace("http://", "ws://") + "slurm-lab/api/jobs/events"
     request = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
     ws = await websocket_connect(request, max_message_size=1 << 30)  # a 100k-job snapshot is ~20 MB
-    await ws.write_message('{"subscribe": "all"}')
+    await ws.write_message(orjson.dumps({"subscribe": scope}).decode())
     return ws
 
 
