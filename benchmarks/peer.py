@@ -79,24 +79,19 @@ def ensure_venv(venv: Path = PEER_VENV) -> Path:
     return python
 
 
+def _ask(python: Path, expression: str) -> str:
+    """``expression`` evaluated by the peer's Python, with jupyterlab_slurm imported."""
+    code = f"import jupyterlab_slurm, os; print({expression})"
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def _package_dir(python: Path) -> Path:
-    out = subprocess.run(
-        [str(python), "-c", "import jupyterlab_slurm, os; print(os.path.dirname(jupyterlab_slurm.__file__))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(out.stdout.strip())
+    return Path(_ask(python, "os.path.dirname(jupyterlab_slurm.__file__)"))
 
 
 def peer_version(python: Path) -> str:
-    out = subprocess.run(
-        [str(python), "-c", "import jupyterlab_slurm; print(jupyterlab_slurm.__version__)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
+    return _ask(python, "jupyterlab_slurm.__version__")
 
 
 def peer_squeue_argv(python: Path) -> list[str]:
