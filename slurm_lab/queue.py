@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Generic, TypeVar
 
 import orjson
 
@@ -91,7 +92,7 @@ class QueueView:
         self.site = site
         self.cache: CoalescingCache[Scope, QueueTable] = CoalescingCache(ttl, background=True)
         self._took: dict[Scope, float] = {}  # seconds the last listing of each scope took
-        self._encodings: dict[Scope, tuple[bytes, dict[tuple[object, ...], asyncio.Future[Encoded]]]] = {}
+        self._encodings: dict[Scope, Encodings[tuple[Filter, Filter, QueueFormat]]] = {}
 
     async def snapshot(self, scope: Scope) -> Snapshot[QueueTable]:
         """The current queue; raises FetchFailed (with the last good snapshot) on failure."""
@@ -151,22 +152,46 @@ class QueueView:
         self, scope: Scope, table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFormat
     ) -> Encoded:
         """Encode a listing once per (filter, format), in a worker thread: every other client
-        gets the same bytes. A scope's encodings go when its listing changes: nobody is served
-        them again, and at 100,000 jobs each is tens of megabytes."""
-        digest, memo = self._encodings.get(scope, (b"", {}))
-        if digest != table.digest:
-            current = self.cache.last(scope)
-            if current is not None and current.value is not table:
+        gets the same bytes."""
+        encodings = self._encodings.setdefault(scope, Encodings(_PER_LISTING))
+        current = self.cache.last(scope)
+        return await encodings.get(
+            table, current.value if current else None, (states, partitions, fmt),
+            lambda: _encode(table, states, partitions, fmt),
+        )  # fmt: skip
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class Encodings(Generic[K]):
+    """The encodings of one current listing, each made once in a worker thread and shared by
+    every request that needs it (failed ones are made again). They go when the listing changes:
+    nobody is served them again, and at 100,000 jobs each is tens of megabytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit  # encodings kept; the oldest goes first
+        self._digest = b""
+        self._made: dict[K, asyncio.Future[Encoded]] = {}
+
+    def __len__(self) -> int:
+        """How many encodings are kept."""
+        return len(self._made)
+
+    async def get(
+        self, table: QueueTable, current: QueueTable | None, key: K, encode: Callable[[], Encoded]
+    ) -> Encoded:
+        """``table`` encoded as ``key`` says; ``current`` is the listing now served."""
+        if table.digest != self._digest:
+            if current is not None and current is not table:
                 # An older listing (served stale): encode it without displacing the current one's.
-                return await asyncio.to_thread(_encode, table, states, partitions, fmt)
-            digest, memo = table.digest, {}
-            self._encodings[scope] = (digest, memo)
-        key = (states, partitions, fmt)
-        future = memo.get(key)
-        if future is None:
-            if len(memo) >= _PER_LISTING:
-                memo.pop(next(iter(memo)))
-            future = memo[key] = _in_thread(lambda: _encode(table, states, partitions, fmt))
+                return await asyncio.to_thread(encode)
+            self._digest, self._made = table.digest, {}
+        future = self._made.get(key)
+        if future is None or (future.done() and not future.cancelled() and future.exception() is not None):
+            if len(self._made) >= self.limit:
+                self._made.pop(next(iter(self._made)))
+            future = self._made[key] = asyncio.ensure_future(asyncio.to_thread(encode))
         return await asyncio.shield(future)
 
 
@@ -174,12 +199,6 @@ def iso_time(seconds: float) -> str:
     """A wall-clock time as ISO 8601 UTC with milliseconds (``2026-11-21T10:00:00.123Z``)."""
     stamp = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
-
-
-def _in_thread(work: Callable[[], Encoded]) -> asyncio.Future[Encoded]:
-    """Start ``work`` in a worker thread; its future is shared by every request that needs it."""
-    future: Awaitable[Encoded] = asyncio.to_thread(work)
-    return asyncio.ensure_future(future)
 
 
 def _encode(table: QueueTable, states: Filter, partitions: Filter, fmt: QueueFormat) -> Encoded:

@@ -27,7 +27,7 @@ import socket
 import stat
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -40,7 +40,7 @@ from ..cache import CoalescingCache, FetchFailed, Snapshot
 from ..guard import ControllerGuard
 from ..handlers import JsonErrors
 from ..models import QueueTable, Scope
-from ..queue import Encoded, QueueView, RenderedJobs, explanations, iso_time
+from ..queue import Encoded, Encodings, QueueView, RenderedJobs, explanations, iso_time
 from ..schedulers.cli import CliScheduler
 from ..slurm import argv as build
 from ..slurm import parsers
@@ -92,8 +92,7 @@ class SiteQueue:
         self._viewers: CoalescingCache[int, Viewer] = CoalescingCache(
             max(ttl, slow_ttl), max_entries=4096, background=True
         )
-        self._digest = b""
-        self._bodies: dict[View, asyncio.Future[Encoded]] = {}
+        self._bodies: Encodings[View] = Encodings(MAX_VIEWS)
         self._forcing = asyncio.Lock()
         self._forced: tuple[Snapshot[QueueTable], float] | None = None  # and the time it began
         self._forced_at = float("-inf")
@@ -164,17 +163,10 @@ class SiteQueue:
     async def encoded(self, table: QueueTable, view: View) -> Encoded:
         """``view``'s rows of ``table``, encoded once (in a worker thread) for every user with
         that view; the bodies of older listings go when a new one is served."""
-        if table.digest != self._digest:
-            current = self.queue.cache.last(_KEY)
-            if current is not None and current.value is not table:  # an older listing: not kept
-                return await asyncio.to_thread(encode, table, view)
-            self._digest, self._bodies = table.digest, {}
-        future = self._bodies.get(view)
-        if future is None or (future.done() and future.exception() is not None):
-            if len(self._bodies) >= MAX_VIEWS:
-                self._bodies.pop(next(iter(self._bodies)))
-            future = self._bodies[view] = _in_thread(lambda: encode(table, view))
-        return await asyncio.shield(future)
+        current = self.queue.cache.last(_KEY)
+        return await self._bodies.get(
+            table, current.value if current else None, view, lambda: encode(table, view)
+        )
 
     async def settled(self) -> None:
         await self.queue.cache.settled()
@@ -192,11 +184,6 @@ def encode(table: QueueTable, view: View) -> Encoded:
     tag = hashlib.blake2b(jobs_json, digest_size=16)
     tag.update(explained)
     return Encoded(jobs_json, explained, '"' + tag.hexdigest() + '"')
-
-
-def _in_thread(work: Callable[[], Encoded]) -> asyncio.Future[Encoded]:
-    future: Awaitable[Encoded] = asyncio.to_thread(work)
-    return asyncio.ensure_future(future)
 
 
 def peer_uid(request: Any) -> int:
