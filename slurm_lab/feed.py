@@ -45,7 +45,6 @@ class _Channel:
     fetched_at: float = 0.0
     failed: bool = False
     task: asyncio.Task[None] | None = None
-    whole: tuple[QueueTable, bytes] | None = None  # the published listing's snapshot message
 
 
 class QueueFeed:
@@ -89,7 +88,7 @@ class QueueFeed:
             else:
                 await self._publish(channel, snap)
             await asyncio.sleep(self._until_next_window())
-        channel.task, channel.published, channel.whole = None, None, None  # nobody holds them now
+        channel.task, channel.published = None, None  # nobody holds it now
 
     def _until_next_window(self) -> float:
         window = max(self.interval, 0.05)
@@ -133,32 +132,27 @@ class QueueFeed:
                 self._send(channel, send, message)
 
     async def _welcome(self, channel: _Channel) -> None:
-        """Send the published listing whole to the subscribers that do not hold it yet."""
+        """Send the published listing whole to the subscribers that do not hold it yet: the
+        encoding ``GET jobs?format=table`` serves, made once for both."""
         table = channel.published
         if table is None or all(channel.subscribers.values()):
             return
-        if channel.whole is None or channel.whole[0] is not table:
-            message = await asyncio.to_thread(self._whole, channel.scope, table, channel.fetched_at)
-            channel.whole = (table, message)
-        table, message = channel.whole
-        for send, welcomed in list(channel.subscribers.items()):
-            if not welcomed and self._send(channel, send, message):
-                channel.subscribers[send] = True
-
-    @staticmethod
-    def _whole(scope: Scope, table: QueueTable, fetched_at: float) -> bytes:
-        return orjson.dumps(
+        encoded = await self.queue.encoded(channel.scope, table, None, None, "table")
+        message = orjson.dumps(
             {
                 "type": "snapshot",
-                "scope": scope,
+                "scope": channel.scope,
                 "version": version(table),
                 "fields": JOB_FIELDS,
-                "rows": table.rows,
-                "explanations": explanations(table.rows),
-                "fetched_at": iso_time(fetched_at),
+                "rows": orjson.Fragment(encoded.jobs_json),
+                "explanations": orjson.Fragment(encoded.explanations_json),
+                "fetched_at": iso_time(channel.fetched_at),
                 "stale": False,
             }
         )
+        for send, welcomed in list(channel.subscribers.items()):
+            if not welcomed and self._send(channel, send, message):
+                channel.subscribers[send] = True
 
     def _failed(self, channel: _Channel, error: SlurmLabError) -> None:
         if channel.failed:
