@@ -127,8 +127,8 @@ class CliScheduler(Scheduler):
             raise diagnose("squeue", result.returncode, result.stderr)
         try:
             return await stream.table()
-        except (ValueError, IndexError, KeyError) as exc:
-            raise UnexpectedOutput(f"squeue printed output slurm-lab cannot read: {str(exc)[:200]}") from None
+        except _PARSE_ERRORS as exc:
+            raise _unreadable("squeue", exc) from None
 
     async def job_details(self, job_id: str) -> JobDetails:
         """The controller's record while it has the job, then accounting's (with efficiency)."""
@@ -338,12 +338,20 @@ def _last_line(text: str) -> str:
     return lines[-1][:200] if lines else ""
 
 
+#: What a parser raises on output it cannot read.
+_PARSE_ERRORS = (ValueError, IndexError, KeyError)
+
+
 def _parsed(tool: str, parse: Callable[[], T]) -> T:
     """Run a parser; output it cannot read becomes a typed error naming the command."""
     try:
         return parse()
-    except (ValueError, IndexError, KeyError) as exc:
-        raise UnexpectedOutput(f"{tool} printed output slurm-lab cannot read: {str(exc)[:200]}") from None
+    except _PARSE_ERRORS as exc:
+        raise _unreadable(tool, exc) from None
+
+
+def _unreadable(tool: str, exc: Exception) -> UnexpectedOutput:
+    return UnexpectedOutput(f"{tool} printed output slurm-lab cannot read: {str(exc)[:200]}")
 
 
 def _per_job_errors(stderr: str) -> dict[str, str]:
