@@ -481,8 +481,9 @@ def parse_version(text: str) -> str | None:
 
 
 def durations_to_seconds(value: str | None) -> int | None:
-    """Slurm's ``[D-]HH:MM:SS`` / ``MM:SS`` / minutes to seconds; None for unlimited or absent."""
-    if not value or value in _ABSENT or value.upper() in {"UNLIMITED", "INFINITE"}:
+    """Slurm's ``[D-]HH:MM:SS`` / ``MM:SS`` / minutes to seconds; None for unlimited or absent,
+    and for sacct's ``Partition_Limit`` (a job that asked for none and never ran)."""
+    if not value or value in _ABSENT or value.upper() in {"UNLIMITED", "INFINITE", "PARTITION_LIMIT"}:
         return None
     days, _, rest = value.rpartition("-")
     parts = [int(p) for p in rest.split(":")]

@@ -171,6 +171,14 @@ def test_accounted_job_reads_like_scontrol() -> None:
     assert parsers.parse_accounted_job(fixture_text("sacct_history.txt"), "FIXTURE", "9") is None
 
 
+def test_accounted_job_cancelled_while_pending_without_a_time_limit() -> None:
+    """sacct prints its limit as "Partition_Limit" (captured: a job cancelled before it ran)."""
+    details = parsers.parse_accounted_job(fixture_text("sacct_cancelled_pending.txt"), "FIXTURE", "69768")
+    assert details is not None and details.fields["JobState"] == "CANCELLED"
+    assert details.fields.get("TimeLimit", "") == "" and details.efficiency is not None
+    assert details.efficiency.time_limit_seconds is None
+
+
 def test_small_outputs() -> None:
     assert parsers.parse_sbatch_job_id("42\n") == "42"
     assert parsers.parse_sbatch_job_id("42;cluster\n") == "42"
