@@ -79,7 +79,7 @@ from .common import add_cluster_options, bench_cluster, fill_queue, fill_split, 
 #: The socket the site cache serves on (its folder is made 0755, root's).
 SOCKET = Path("/run/slurm-lab-bench/queue.sock")
 #: The site cache's --ttl the README suggests.
-SITE_TTL = 10.0
+SITE_TTL = 5.0
 #: Columns of the table, by sdiag message type; the rest is summed as "other".
 TYPES = (
     ("JOB_INFO", "REQUEST_JOB_INFO"),

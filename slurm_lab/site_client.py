@@ -17,6 +17,7 @@ import re
 import socket
 import struct
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection
 
 import orjson
@@ -26,8 +27,11 @@ from .models import JOB_FIELDS, JobRow, QueueTable, Scope
 
 log = logging.getLogger("slurm_lab.site_client")
 
-#: Seconds to connect and have the answer, when the site can answer from its listing.
+#: Seconds to connect and have the answer, beyond twice the site's slowest recent answer (it
+#: lists first when its listing is older than its window).
 TIMEOUT = 2.0
+#: Recent answers whose time sets the next one's limit.
+_TIMED = 8
 #: Seconds before a site that failed is asked again (meanwhile: our own squeue).
 BACKOFF = 30.0
 #: Longest status or header line read from the site.
@@ -73,6 +77,7 @@ class SiteCache:
         self._clock = clock
         self._tables: dict[Scope, tuple[str, QueueTable]] = {}  # ETag and table of the last answer
         self._changed: dict[Scope, float] = {}  # wall-clock time of our last change, until listed
+        self._took: deque[float] = deque(maxlen=_TIMED)  # seconds of recent answers
         self._retry_at = float("-inf")
         self._failing = False
         self.answers = 0  # listings the site served (200 or 304), for tests and benchmarks
@@ -92,7 +97,8 @@ class SiteCache:
         since = self._changed.get(scope)
         kept = self._tables.get(scope)
         etag = kept[0] if kept is not None and previous is kept[1] else None
-        limit = self.timeout if since is None else self.wait_timeout
+        limit = self._limit(since)
+        started = self._clock()
         try:
             table = await asyncio.wait_for(self._listing(scope, etag, since, kept), limit)
         except (SiteUnavailable, OSError, ValueError, EOFError, asyncio.TimeoutError) as exc:
@@ -101,10 +107,19 @@ class SiteCache:
         if self._failing:
             self._failing = False
             log.info("slurm-lab: the site cache at %s answers again", self.path)
+        self._took.append(self._clock() - started)
         if since is not None and self._changed.get(scope) == since:
             del self._changed[scope]
         self.answers += 1
         return table
+
+    def _limit(self, since: float | None) -> float:
+        """Seconds to wait for an answer: a Slurm call's after our change (the site must list
+        first); otherwise enough for the site to list, judged by its recent answers, so a hung
+        site is left in seconds, not a Slurm call's timeout."""
+        if since is not None:
+            return self.wait_timeout
+        return min(self.wait_timeout, self.timeout + 2 * max(self._took, default=0.0))
 
     def _fail(self, exc: BaseException, limit: float) -> None:
         self._retry_at = self._clock() + self.backoff

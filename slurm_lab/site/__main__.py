@@ -1,4 +1,4 @@
-"""``python -m slurm_lab.site --socket /run/slurm-lab/queue.sock [--ttl 10]``: the site cache.
+"""``python -m slurm_lab.site --socket /run/slurm-lab/queue.sock [--ttl 5]``: the site cache.
 
 Run it as root or as SlurmUser (someone who sees every job), on the host where the users' Jupyter
 servers run, and set ``c.SlurmLab.site_cache`` to the socket. See README, "Shared site cache".
@@ -32,8 +32,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--ttl",
         type=float,
-        default=10.0,
-        help="seconds one listing serves everyone before squeue runs again (default 10)",
+        default=5.0,
+        help="seconds one listing serves everyone before squeue runs again; keep it below the "
+        "servers' push_interval (10 s), so each pushed window gets a new listing (default 5)",
     )
     parser.add_argument(
         "--slow-ttl",

@@ -8,10 +8,12 @@ seconds; sent by a server after its user's submit or cancel) asks for a listing 
 such refreshes are shared by every request waiting for one and start at most once per
 ``min_gap`` seconds, whoever asks.
 
-Listings are refreshed at most once per ``ttl`` (stale-while-revalidate: queue.py's QueueView on a
-CliScheduler that lists with ``--all``), partitions' visibility and PrivateData once per
-``slow_ttl``. Each body is encoded once per listing and view (policy.py) and shared by every user
-with that view; bodies of older listings are dropped.
+A listing serves for ``ttl`` seconds (queue.py's QueueView on a CliScheduler that lists with
+``--all``); a request that finds it older waits for the one new listing every request then
+shares, so servers that ask once per push window get that window's queue, not the one before.
+Partitions' visibility and PrivateData are read once per ``slow_ttl``, in the background. Each
+body is encoded once per listing and view (policy.py) and shared by every user with that view;
+bodies of older listings are dropped.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class SiteQueue:
         view = view_of(await self.viewer(uid), await self.access(), scope)
         error = None
         try:
-            snap = await (self.queue.snapshot(_KEY) if since is None else self._begun_after(since))
+            snap = await (self.queue.fresh(_KEY) if since is None else self._begun_after(since))
         except FetchFailed as exc:
             if exc.last is None:
                 raise exc.error from None

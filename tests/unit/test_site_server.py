@@ -184,6 +184,43 @@ async def test_a_listing_begun_after_a_change_is_shared_by_every_waiter(site: tu
 
 
 @pytest.mark.asyncio
+async def test_a_listing_past_its_window_is_renewed_before_it_is_served(site: tuple) -> None:
+    """Servers ask once per push window: each must get that window's queue, not the one before."""
+    queue, host, path = site
+    queue.queue.cache.ttl = 0.2
+    _, _, body = await get(path, "/jobs?scope=all")
+    assert b"JobHeldAdmin" not in body and host.calls["squeue"] == 1
+    host.queue = CAPTURED.replace("JobHeldUser", "JobHeldAdmin")
+    await asyncio.sleep(0.25)
+    host.delay = 0.05
+    answers = await asyncio.gather(*(get(path, "/jobs?scope=all") for _ in range(10)))
+    assert all(status == 200 and b"JobHeldAdmin" in body for status, _, body in answers)
+    assert host.calls["squeue"] == 2  # one new listing for all ten
+
+
+@pytest.mark.asyncio
+async def test_client_waits_as_long_as_the_site_usually_takes_and_no_longer(site: tuple) -> None:
+    queue, host, path = site
+    await queue.access()  # read once per slow window: not part of these answers
+    cache = client(path, timeout=0.5, wait_timeout=5.0)
+    host.delay = 0.4
+    first = await cache.queue_table("all", None)
+    assert first is not None and cache._limit(None) >= 0.5 + 2 * 0.4
+    assert cache._limit(time.time()) == 5.0  # after our change the site lists first: a Slurm call's
+    # A site slower than the base limit, as its recent answers said it is, is still waited for.
+    host.delay = 0.7
+    queue.queue.invalidate()
+    assert await cache.queue_table("all", first) is not None
+    # A hung one is left long before a Slurm call's timeout.
+    host.delay = 3.0
+    queue.queue.invalidate()
+    started = time.monotonic()
+    assert await cache.queue_table("all", first) is None
+    assert cache._failing and time.monotonic() - started < 5.0
+    host.delay = 0.0
+
+
+@pytest.mark.asyncio
 async def test_slurms_failure_is_relayed_and_the_last_listing_served_stale(site: tuple) -> None:
     queue, host, path = site
     host.down = True
