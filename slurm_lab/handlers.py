@@ -122,13 +122,17 @@ class JsonErrors(web.RequestHandler):
         log.debug("traceback", exc_info=(typ, value, tb))
 
 
-class SlurmLabHandler(JsonErrors, APIHandler):
+class ServesApi(web.RequestHandler):
+    """A handler of slurm-lab's API (HTTP or WebSocket): the one service it asks."""
+
     auth_resource = AUTH_RESOURCE
 
     @property
     def service(self) -> SlurmLabService:
         return self.settings["slurm_lab_service"]  # type: ignore[no-any-return]
 
+
+class SlurmLabHandler(JsonErrors, ServesApi, APIHandler):
     @property
     def retry_after(self) -> int:
         return int(self.settings["slurm_lab_retry_after"])
@@ -189,14 +193,13 @@ class JobsHandler(SlurmLabHandler):
         self.send_json({"job_id": result.job_id}, 201)
 
 
-class JobEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+class JobEventsHandler(ServesApi, WebSocketMixin, WebSocketHandler, JupyterHandler):  # type: ignore[misc]
     """``jobs/events``, a WebSocket: the queue pushed as it changes (messages: see feed.py).
 
     The client sends ``{"subscribe": "mine"}`` or ``{"subscribe": "all"}``; the latest one is
     served. Authenticated and authorized like ``GET jobs``; jupyter_server checks the Origin.
     """
 
-    auth_resource = AUTH_RESOURCE
     _unsubscribe: Callable[[], None] | None = None
 
     def set_default_headers(self) -> None:
@@ -210,10 +213,6 @@ class JobEventsHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):  # typ
         if not allowed:
             raise web.HTTPError(403)
         await super().get(*args, **kwargs)
-
-    @property
-    def service(self) -> SlurmLabService:
-        return self.settings["slurm_lab_service"]  # type: ignore[no-any-return]
 
     def on_message(self, message: str | bytes) -> None:
         try:
