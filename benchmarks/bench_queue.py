@@ -66,32 +66,38 @@ def cold_vs_raw(cluster: DevCluster, rounds: int, options: dict[str, object]) ->
 
 
 def rpc_storm(cluster: DevCluster, clients: int, seconds: float, ttl: float) -> None:
+    """``clients`` pollers of one server, each a GET every 0.2 s: their latency (every request,
+    including those that land when a window has passed) and slurmctld's RPCs per minute."""
+    rpc_types = ("REQUEST_JOB_INFO", "REQUEST_PARTITION_INFO")
     with lab_server(cluster, ttl=ttl) as server:
+        latencies: list[float] = []
 
-        async def client(stop: float) -> int:
-            n = 0
+        async def client(stop: float) -> None:
             async with httpx.AsyncClient(
                 base_url=f"{server.url}slurm-lab/api/",
                 headers={"Authorization": f"token {server.token}"},
                 timeout=60,
             ) as api:
                 while time.monotonic() < stop:
+                    started = time.perf_counter()
                     (await api.get("jobs", params={"scope": "all"})).raise_for_status()
-                    n += 1
+                    latencies.append((time.perf_counter() - started) * 1000)
                     await asyncio.sleep(0.2)
-            return n
 
-        async def run() -> int:
+        async def run() -> None:
             stop = time.monotonic() + seconds
-            return sum(await asyncio.gather(*(client(stop) for _ in range(clients))))
+            await asyncio.gather(*(client(stop) for _ in range(clients)))
 
-        before = rpc_count(cluster, "REQUEST_JOB_INFO")
-        requests = asyncio.run(run())
-        rpcs = rpc_count(cluster, "REQUEST_JOB_INFO") - before
-        windows = seconds / ttl
+        before = {name: rpc_count(cluster, name) for name in rpc_types}
+        asyncio.run(run())
+        per_min = {name: (rpc_count(cluster, name) - before[name]) * 60 / seconds for name in rpc_types}
         print(
-            f"{clients} clients x {seconds:.0f} s, TTL {ttl:g} s: {requests} requests -> "
-            f"{rpcs} REQUEST_JOB_INFO RPCs ({rpcs / windows:.2f} per TTL window; a poller each would cost {requests})"
+            summary(f"{clients} clients, GET jobs?scope=all", latencies) + f"  max={max(latencies):8.2f} ms"
+        )
+        print(
+            f"{clients} clients x {seconds:.0f} s, TTL {ttl:g} s: {len(latencies)} requests -> slurmctld "
+            + ", ".join(f"{name} {n:.1f}/min" for name, n in per_min.items())
+            + f" (one per window: {60 / ttl:.0f}/min; a squeue per request would be {len(latencies) * 60 / seconds:.0f})"
         )
 
 
