@@ -250,6 +250,31 @@ export function timeUsed(job: IQueueJob, now = Date.now()): string {
   return formatDuration(base + Math.max(0, (now - job.arrived) / 1000));
 }
 
+/** What of a queue row makes its details worth asking for again. */
+export function rowSignature(job: IJob, now = Date.now()): string {
+  const minutes = timeUsed(job, now).replace(/:\d\d$/, '');
+  return [job.state, job.reason, job.nodes, job.start_time, minutes].join('|');
+}
+
+/**
+ * Whether a job's details must be read again: its row changed since the last read (`seen`, its
+ * rowSignature then), or the queue shows the job in another state than the details (`shown`,
+ * null before the first read). Details can be older than the row that asked for them (the server
+ * reuses them for a cache window, and the output tail reads them too), and an ended job's row
+ * does not change again for minutes: without the second test a cancel could go unseen.
+ */
+export function needsReload(
+  row: IJob | undefined,
+  seen: string | null,
+  shown: string | null,
+  now = Date.now()
+): boolean {
+  if ((row ? rowSignature(row, now) : null) !== seen) {
+    return true;
+  }
+  return row !== undefined && shown !== null && baseState(row.state) !== shown;
+}
+
 /** Task ids of a collapsed pending array, e.g. "0-9%2" or "1,3,5-7" (at most `limit`). */
 export function expandTasks(spec: string, limit = 10000): string[] {
   const out: string[] = [];

@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.root]
 ALICE, BOB = "slab-alice", "slab-bob"
 TTL = 2.0
 #: A client as another user: GET target over the socket ``repeat`` times, ``interval`` apart;
-#: prints one JSON line per answer (status, ETag, the rows' job ids and user ids, or the error).
+#: prints one JSON line per answer (status, ETag, the rows' job ids, names and user ids, or the error).
 CLIENT = r"""
 import http.client, json, socket, sys, time
 path, target, repeat, interval = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -49,6 +49,7 @@ for i in range(repeat):
     rows = data.get("rows")
     print(json.dumps({"status": r.status, "etag": r.getheader("ETag"), "reason": data.get("reason"),
                       "ids": None if rows is None else [row[0] for row in rows],
+                      "names": None if rows is None else {row[0]: row[3] for row in rows},
                       "uids": None if rows is None else sorted({row[5] for row in rows})}), flush=True)
     if i + 1 < repeat:
         time.sleep(interval)
@@ -175,6 +176,19 @@ def test_slurmctld_lists_once_per_window_however_many_ask(site_cluster: DevClust
     windows = seconds / TTL + 2  # each window's listing, plus the process starts' slack
     assert 1 <= one <= windows and 1 <= many <= windows, (one, many)
     assert abs(many - one) <= 2, (one, many)
+
+
+def test_the_first_answer_after_a_window_shows_what_changed_in_it(
+    site_cluster: DevCluster, socket_path: str, jobs: dict[str, str]
+) -> None:
+    """Servers ask once per push window: the first to ask after a window has passed must get a
+    listing made after it, not the one before (which would add a window to every change)."""
+    ask(ALICE, socket_path, "/jobs?scope=all")
+    name = f"renamed-{secrets.token_hex(3)}"
+    scontrol(site_cluster, "update", f"JobId={jobs['alice']}", f"JobName={name}")
+    time.sleep(TTL + 0.3)
+    answer = ask(BOB, socket_path, "/jobs?scope=all")[0]
+    assert answer["status"] == 200 and answer["names"][jobs["alice"]] == name, answer
 
 
 def test_a_server_lists_through_the_site_and_sees_its_own_submit_at_once(

@@ -9,11 +9,13 @@ import {
   filterJobs,
   finishedSummary,
   formatDuration,
+  needsReload,
   parseDuration,
   resort,
   timeUsed,
   outputWhere,
   rowTitle,
+  rowSignature,
   scriptDirectives,
   sortJobs,
   startShown,
@@ -414,5 +416,41 @@ describe('rowTitle', () => {
   });
   it('is the job and state alone when the reason is not explained', () => {
     expect(rowTitle(job, {})).toBe('7 x\nPENDING: JobHeldUser');
+  });
+});
+
+describe('needsReload', () => {
+  const now = Date.parse('2026-11-21T10:00:30Z');
+  const running = job('7', {
+    state: 'RUNNING',
+    start_time: '2026-11-21T10:00:00',
+    nodes: 'c1'
+  });
+  const seen = rowSignature(running, now);
+
+  it('reads again when the row changed, and not while row and details agree', () => {
+    expect(needsReload(running, seen, 'RUNNING', now)).toBe(false);
+    expect(needsReload({ ...running, reason: 'x' }, seen, 'RUNNING', now)).toBe(
+      true
+    );
+    expect(needsReload(undefined, seen, 'RUNNING', now)).toBe(true); // gone from the queue
+    expect(needsReload(undefined, null, 'CANCELLED', now)).toBe(false);
+  });
+
+  it('reads again while the queue shows another state than details read before a change', () => {
+    // The row changed to CANCELLED and was seen, but the details read for it were older.
+    const cancelled = { ...running, state: 'CANCELLED' };
+    const after = rowSignature(cancelled, now);
+    expect(needsReload(cancelled, after, 'RUNNING', now)).toBe(true);
+    expect(needsReload(cancelled, after, 'CANCELLED', now)).toBe(false);
+    expect(
+      needsReload(
+        { ...cancelled, state: 'CANCELLED by 0' },
+        rowSignature({ ...cancelled, state: 'CANCELLED by 0' }, now),
+        'CANCELLED',
+        now
+      )
+    ).toBe(false);
+    expect(needsReload(cancelled, after, null, now)).toBe(false); // nothing shown yet: the first read is under way
   });
 });

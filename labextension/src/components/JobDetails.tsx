@@ -8,7 +8,13 @@ import {
   IJobDetails,
   IPendingInfo
 } from '../api';
-import { baseState, FINISHED, timeUsed, wholeArrayQuestion } from '../logic';
+import {
+  baseState,
+  FINISHED,
+  needsReload,
+  rowSignature,
+  wholeArrayQuestion
+} from '../logic';
 import { QueueModel } from '../model';
 import { Choice } from './Choice';
 import { confirmAction } from './confirm';
@@ -82,9 +88,8 @@ export function JobDetails(props: {
   // A pushed queue does not change for the run time alone: each poll interval looks too.
   const check = () => {
     const row = props.model.job(props.jobId);
-    const now = row ? rowSignature(row) : null;
-    if (!ended && now !== seen.current) {
-      seen.current = now;
+    if (!ended && needsReload(row, seen.current, details ? state : null)) {
+      seen.current = row ? rowSignature(row) : null;
       load.current();
     }
   };
@@ -239,12 +244,6 @@ export function JobDetails(props: {
       )}
     </section>
   );
-}
-
-/** What of a queue row makes its details worth asking for again. */
-export function rowSignature(job: IJob, now = Date.now()): string {
-  const minutes = timeUsed(job, now).replace(/:\d\d$/, '');
-  return [job.state, job.reason, job.nodes, job.start_time, minutes].join('|');
 }
 
 /**
