@@ -1,7 +1,8 @@
 """GET jobs with a big queue vs the raw squeue it wraps, and slurmctld RPCs under many pollers.
 
     .venv/bin/python -m benchmarks.bench_queue [--jobs 10000] [--rounds 15] [--clients 20] [--seconds 60]
-        [--backend local|slurmrestd] [--code DIR] [--seconds 0 to skip the RPC storm]
+        [--format objects|table] [--backend local|slurmrestd] [--code DIR]
+        [--rounds 0 to skip the cold/cached figures] [--seconds 0 to skip the RPC storm]
 
 Needs the dev cluster (./dev setup). Prints medians, the API/raw ratio, and the sdiag RPC count.
 """
@@ -14,14 +15,15 @@ import os
 import statistics
 import subprocess
 import time
+from urllib.parse import urlencode
 
 import httpx
 
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.slurm import argv as build
-from tests.helpers import lab_server, restd_config, rpc_count
+from tests.helpers import SERVER_USER, lab_server, restd_config, rpc_count, slurm_as
 
-from .common import clear_queue, fill_queue, queued, summary, timed
+from .common import Invalidator, clear_queue, fill_queue, queued, summary, timed
 
 
 def raw_squeue(cluster: DevCluster) -> None:
@@ -39,15 +41,19 @@ def server_options(cluster: DevCluster, backend: str, code: str) -> dict[str, ob
 
 
 def cold_vs_raw(cluster: DevCluster, rounds: int, options: dict[str, object]) -> None:
-    # TTL 0: every sequential request runs squeue, parses and encodes (concurrent ones would share).
-    with lab_server(cluster, ttl=0, **options) as server, server.client() as api:  # type: ignore[arg-type]
+    # Cold: the read after a change made through the server (a hold of a held job, untimed), the
+    # one read that waits for squeue, its parse and encoding; a read past the window does not.
+    held = held_job(cluster)
+    with lab_server(cluster, ttl=3600, **options) as server, server.client() as api:  # type: ignore[arg-type]
         size = len(api.get("jobs", params={"scope": "all"}).content)
+        invalidate = Invalidator(api, held)
         raw, cold = [], []
         for _ in range(rounds):  # interleaved, so both see the same machine
             raw.append(timed(lambda: raw_squeue(cluster)))
+            invalidate()
             cold.append(timed(lambda: api.get("jobs", params={"scope": "all"}).raise_for_status()))
         print(summary("raw squeue (same argv)", raw))
-        print(summary("GET jobs?scope=all, cold (TTL 0)", cold))
+        print(summary("GET jobs?scope=all, cold", cold))
         ratio = statistics.median(cold) / statistics.median(raw)
         print(f"{'API / raw (medians)':<38} {ratio:.2f}x   response {size / 1e6:.2f} MB")
     with lab_server(cluster, ttl=3600, **options) as server, server.client() as api:  # type: ignore[arg-type]
@@ -65,11 +71,20 @@ def cold_vs_raw(cluster: DevCluster, rounds: int, options: dict[str, object]) ->
         print(summary("GET jobs?scope=all, cached, 304", same))
 
 
-def rpc_storm(cluster: DevCluster, clients: int, seconds: float, ttl: float) -> None:
+def held_job(cluster: DevCluster) -> str:
+    """A held job of the servers' user (fill_queue's), to hold again: a change that changes nothing."""
+    out = slurm_as(cluster, SERVER_USER, "squeue", "--me", "--noheader", "--states=PD", "-o", "%i")
+    return out.split()[0]
+
+
+def rpc_storm(
+    cluster: DevCluster, clients: int, seconds: float, ttl: float, fmt: str, options: dict[str, object]
+) -> None:
     """``clients`` pollers of one server, each a GET every 0.2 s: their latency (every request,
     including those that land when a window has passed) and slurmctld's RPCs per minute."""
     rpc_types = ("REQUEST_JOB_INFO", "REQUEST_PARTITION_INFO")
-    with lab_server(cluster, ttl=ttl) as server:
+    params = {"scope": "all", **({"format": fmt} if fmt != "objects" else {})}
+    with lab_server(cluster, ttl=ttl, **options) as server:  # type: ignore[arg-type]
         latencies: list[float] = []
 
         async def client(stop: float) -> None:
@@ -80,7 +95,7 @@ def rpc_storm(cluster: DevCluster, clients: int, seconds: float, ttl: float) -> 
             ) as api:
                 while time.monotonic() < stop:
                     started = time.perf_counter()
-                    (await api.get("jobs", params={"scope": "all"})).raise_for_status()
+                    (await api.get("jobs", params=params)).raise_for_status()
                     latencies.append((time.perf_counter() - started) * 1000)
                     await asyncio.sleep(0.2)
 
@@ -92,7 +107,8 @@ def rpc_storm(cluster: DevCluster, clients: int, seconds: float, ttl: float) -> 
         asyncio.run(run())
         per_min = {name: (rpc_count(cluster, name) - before[name]) * 60 / seconds for name in rpc_types}
         print(
-            summary(f"{clients} clients, GET jobs?scope=all", latencies) + f"  max={max(latencies):8.2f} ms"
+            summary(f"{clients} clients, GET jobs?{urlencode(params)}", latencies)
+            + f"  max={max(latencies):8.2f} ms"
         )
         print(
             f"{clients} clients x {seconds:.0f} s, TTL {ttl:g} s: {len(latencies)} requests -> slurmctld "
@@ -108,6 +124,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--ttl", type=float, default=3.0)
+    parser.add_argument(
+        "--format", choices=["objects", "table"], default="objects", help="the pollers' GET jobs"
+    )
     parser.add_argument("--keep", action="store_true", help="leave the jobs queued afterwards")
     parser.add_argument("--backend", choices=["local", "slurmrestd"], default="local")
     parser.add_argument("--code", default="", help="run the server from another checkout (before/after)")
@@ -121,9 +140,11 @@ def main() -> None:
         print(f"queued {missing} held jobs in {took:.1f} s ({missing / took:.0f} sbatch/s)")
     print(f"queue: {queued(cluster)} pending jobs")
     try:
-        cold_vs_raw(cluster, args.rounds, server_options(cluster, args.backend, args.code))
+        options = server_options(cluster, args.backend, args.code)
+        if args.rounds > 0:
+            cold_vs_raw(cluster, args.rounds, options)
         if args.seconds > 0:
-            rpc_storm(cluster, args.clients, args.seconds, args.ttl)
+            rpc_storm(cluster, args.clients, args.seconds, args.ttl, args.format, options)
     finally:
         if not args.keep:
             clear_queue(cluster)

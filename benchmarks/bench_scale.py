@@ -56,6 +56,7 @@ from .bench_queue import server_options
 from .common import (
     SCALE_DIR,
     SCALE_PORT_BASE,
+    Invalidator,
     add_cluster_options,
     bench_cluster,
     clear_queue,
@@ -66,8 +67,6 @@ from .common import (
 )
 from .peer import PeerServer, get_squeue, peer_server, rows
 
-#: Seconds between two cold requests to one server: the running jobs' run time has changed.
-PACE = 1.05
 #: How long to wait for slurmctld to be done with an earlier run (MinJobAge is 300 s).
 PURGE_WAIT = 600
 ALL = {"scope": "all"}
@@ -117,23 +116,6 @@ def raw(cluster: DevCluster, argv: Callable[[], list[str]]) -> Callable[[], int]
     """Run a Slurm CLI as this process (bench_queue.raw_squeue's way); the bytes it printed."""
     env = {**os.environ, **cluster.env}
     return lambda: len(subprocess.run(argv(), env=env, capture_output=True, check=True).stdout)
-
-
-class Invalidator:
-    """Makes the next read of a server cold: a change made through it (hold of an already held
-    job: nothing changes in Slurm), at least PACE seconds after the last cold read."""
-
-    def __init__(self, api: httpx.Client, job_id: str) -> None:
-        self.api = api
-        self.job_id = job_id
-        self.last = 0.0
-
-    def __call__(self) -> None:
-        time.sleep(max(0.0, self.last + PACE - time.monotonic()))
-        response = self.api.post(f"jobs/{self.job_id}/hold")
-        if response.status_code != 200:  # then it may not have invalidated
-            raise RuntimeError(f"hold {self.job_id}: {response.status_code} {response.text[:300]}")
-        self.last = time.monotonic()
 
 
 def get(api: httpx.Client, params: dict[str, str], headers: dict[str, str] | None = None) -> int:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
+
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.devcluster.cluster import default_root
 from slurm_lab.devcluster.config import MAX_ARRAY_SIZE, Layout
@@ -30,6 +32,8 @@ BENCH_PORT_BASE = 9817
 #: disturb any other benchmark sharing its controller.
 SCALE_DIR = BENCH_DIR.parent / "devcluster-scale"
 SCALE_PORT_BASE = 11817
+#: Seconds between two cold requests to one server: the running jobs' run time has changed.
+PACE = 1.05
 #: Tasks per array that fill_split submits (task ids 0..MaxArraySize-1).
 SPLIT_CHUNK = MAX_ARRAY_SIZE - 1
 
@@ -191,3 +195,20 @@ def spread(name: str, samples_ms: list[float]) -> str:
         f"{name:<38} n={len(samples_ms):<4} p50={statistics.median(samples_ms):8.2f} ms  "
         f"p90={percentile(samples_ms, 0.9):8.2f} ms  max={max(samples_ms):8.2f} ms"
     )
+
+
+class Invalidator:
+    """Makes the next read of a server cold: a change made through it (hold of an already held
+    job: nothing changes in Slurm), at least PACE seconds after the last cold read."""
+
+    def __init__(self, api: httpx.Client, job_id: str) -> None:
+        self.api = api
+        self.job_id = job_id
+        self.last = 0.0
+
+    def __call__(self) -> None:
+        time.sleep(max(0.0, self.last + PACE - time.monotonic()))
+        response = self.api.post(f"jobs/{self.job_id}/hold")
+        if response.status_code != 200:  # then it may not have invalidated
+            raise RuntimeError(f"hold {self.job_id}: {response.status_code} {response.text[:300]}")
+        self.last = time.monotonic()
