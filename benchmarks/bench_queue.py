@@ -103,6 +103,8 @@ def rpc_storm(
             stop = time.monotonic() + seconds
             await asyncio.gather(*(client(stop) for _ in range(clients)))
 
+        with server.client() as api:  # the first read waits for squeue; every later one is timed
+            api.get("jobs", params=params).raise_for_status()
         before = {name: rpc_count(cluster, name) for name in rpc_types}
         asyncio.run(run())
         per_min = {name: (rpc_count(cluster, name) - before[name]) * 60 / seconds for name in rpc_types}
