@@ -134,6 +134,13 @@ class Efficiency:
     suggestions: dict[str, str] = field(default_factory=dict)  # option name -> value, e.g. mem -> 1G
     notes: list[str] = field(default_factory=list)  # "used 0.6 of 4 GB: --mem=1G"
 
+    @property
+    def complete(self) -> bool:
+        """Whether accounting had the job's whole record. Just after a job ends, sacct can show
+        it without its time limit, which slurmdbd gets a moment later: no time use, no advice
+        yet. (A job without a limit never looks complete: ask again, at most once a window.)"""
+        return self.time_limit_seconds is not None
+
 
 @dataclass(frozen=True, slots=True)
 class JobDetails:

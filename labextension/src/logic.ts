@@ -1,7 +1,7 @@
 /**
  * Pure logic of the panel (no JupyterLab imports), unit-tested with jest.
  */
-import { IExplanation, IJob, ISbatchOption } from './api';
+import { IEfficiency, IExplanation, IJob, ISbatchOption } from './api';
 
 /** States in which a job ended badly (a notification worth an error). */
 export const FAILED = new Set([
@@ -273,6 +273,18 @@ export function needsReload(
     return true;
   }
   return row !== undefined && shown !== null && baseState(row.state) !== shown;
+}
+
+/** Reads of an ended job's details while accounting may still be writing its record. */
+export const ACCOUNTING_RETRIES = 6;
+
+/**
+ * Whether an ended job's efficiency is as accounting keeps it. Just after a job ends, sacct can
+ * show it without its time limit (slurmdbd gets it a moment later), or not at all: no time use
+ * and no advice yet. Same rule as the server's Efficiency.complete.
+ */
+export function efficiencySettled(e: IEfficiency | null): boolean {
+  return e !== null && e.time_limit_seconds !== null;
 }
 
 /** Task ids of a collapsed pending array, e.g. "0-9%2" or "1,3,5-7" (at most `limit`). */

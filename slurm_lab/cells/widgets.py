@@ -182,6 +182,8 @@ class QueueManager(w.VBox):
                 text = f"{job.job_id}: no accounting record yet"
             if eff is not None:
                 text = f"{job.job_id}: {efficiency_line(eff)}"
+            if eff is None or not eff.complete:
+                self._explained = None  # accounting may have all of it by the next change or refresh
         else:
             text = ""
         self.info.value = f"<div style='white-space:pre-wrap'>{html.escape(text)}</div>" if text else ""

@@ -84,14 +84,26 @@ def test_queue_manager_and_history_say_how_efficient_a_finished_job_was(session:
         )
     ).job_id
 
-    def recorded() -> bool:
-        return session.call(session.service.efficiency(job)) is not None
-
-    wait_for(recorded, timeout=60, interval=1, what="the job in accounting")
     manager = QueueManager(session, auto=False)
     manager.state.value = "COMPLETED"
+
+    def listed_completed() -> bool:
+        session.queue.invalidate()
+        manager.refresh()
+        return job in [v for _, v in manager.jobs.options]
+
+    # Selected as soon as the queue says COMPLETED, maybe before slurmdbd has the job: the widget
+    # asks accounting again with each refresh until it has, and then says how efficient it was.
+    wait_for(listed_completed, timeout=60, interval=0.5, what="the job listed as COMPLETED")
     manager.jobs.value = (job,)
-    assert f"{job}: CPU " in manager.info.value and "--time=5" in manager.info.value
+
+    def explained() -> bool:
+        session.service._efficiency.invalidate()  # its window (30 s here) would hide the record
+        manager.refresh()
+        return f"{job}: CPU " in manager.info.value
+
+    wait_for(explained, timeout=60, interval=1, what="the widget to show the job's efficiency")
+    assert "--time=5" in manager.info.value
     frame = slurm_lab_history(session)
     assert frame.loc[job, "time_efficiency"] == pytest.approx(3 / 600, abs=0.01)
     assert "--time=5" in frame.loc[job, "suggest"]

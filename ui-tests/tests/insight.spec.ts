@@ -120,3 +120,21 @@ test('Finished: a job that held too much shows it, and resubmits right-sized fro
     execFileSync('scancel', [id, ...again]);
   }
 });
+
+test('details opened while a job runs show what it used once accounting has it, as sacct says', async ({ page }) => {
+  const id = execFileSync('sbatch', ['--parsable', '--job-name=ui-settles', '--time=10', '--mem=1G', '--output=/dev/null'], {
+    input: '#!/bin/sh\nsleep 4\n'
+  })
+    .toString()
+    .trim();
+  await page.evaluate(() => window.jupyterapp.commands.execute('slurm-lab:open-main'));
+  const main = page.locator('#slurm-lab-queue-main');
+  await main.locator(`.jp-SlurmLab-row[data-job-id="${id}"]`).dblclick({ timeout: 30000 });
+  const details = main.locator('.jp-SlurmLab-details');
+  await expect(details.locator('[data-field=JobState]')).toHaveText(/COMPLETED/, { timeout: 30000 });
+  // Read as it ends, sacct may not have the time limit yet: the view asks again until it has.
+  const efficiency = details.getByRole('region', { name: 'Efficiency' });
+  await expect(efficiency.getByRole('row', { name: /Time/ })).toContainText(/\d+% of its limit/, { timeout: 30000 });
+  expect(execFileSync('sacct', ['-X', '-n', '-P', '-j', id, '-o', 'TimelimitRaw']).toString().trim()).toBe('10');
+  await expect(efficiency).toContainText('--time=5');
+});

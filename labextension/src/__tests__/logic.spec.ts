@@ -8,6 +8,7 @@ import {
   expandTasks,
   filterJobs,
   finishedSummary,
+  efficiencySettled,
   formatDuration,
   needsReload,
   parseDuration,
@@ -452,5 +453,37 @@ describe('needsReload', () => {
       )
     ).toBe(false);
     expect(needsReload(cancelled, after, null, now)).toBe(false); // nothing shown yet: the first read is under way
+  });
+});
+
+describe('efficiencySettled', () => {
+  const base = {
+    job_id: '7',
+    state: 'COMPLETED',
+    elapsed_seconds: 2,
+    cpus: 1,
+    cpu_seconds: 0,
+    cpu_efficiency: 0,
+    memory_requested_bytes: 1 << 30,
+    max_rss_bytes: null,
+    memory_efficiency: null,
+    time_limit_seconds: null,
+    time_efficiency: null,
+    gpus: 0,
+    suggestions: {},
+    notes: []
+  };
+
+  it('waits for the time limit slurmdbd writes a moment after the job ends', () => {
+    // sacct right after the end of a 2 s job (captured): no TimelimitRaw yet, no MaxRSS ever.
+    expect(efficiencySettled(null)).toBe(false);
+    expect(efficiencySettled(base)).toBe(false);
+    expect(
+      efficiencySettled({
+        ...base,
+        time_limit_seconds: 600,
+        time_efficiency: 2 / 600
+      })
+    ).toBe(true);
   });
 });

@@ -9,7 +9,9 @@ import {
   IPendingInfo
 } from '../api';
 import {
+  ACCOUNTING_RETRIES,
   baseState,
+  efficiencySettled,
   FINISHED,
   needsReload,
   rowSignature,
@@ -64,6 +66,8 @@ export function JobDetails(props: {
   const load = useRef<() => void>(() => undefined);
   /** The row as it was at the last load (see rowSignature). */
   const seen = useRef<string | null>(null);
+  /** Reads since the job ended, while its efficiency was not yet settled. */
+  const retries = useRef(0);
   useEffect(() => {
     let stopped = false;
     load.current = () =>
@@ -76,6 +80,7 @@ export function JobDetails(props: {
         })
         .catch(e => !stopped && setError(String(e.message ?? e)));
     setDetails(null);
+    retries.current = 0;
     const row = props.model.job(props.jobId);
     seen.current = row ? rowSignature(row) : null;
     load.current();
@@ -86,10 +91,18 @@ export function JobDetails(props: {
   // Again when the job's row changes (state, reason, nodes, the minute of its run time) until it
   // ends: one scontrol per job per change, not per poll, whatever else in the queue moves.
   // A pushed queue does not change for the run time alone: each poll interval looks too.
+  // Once it ended, again on each poll while accounting may still be writing its record.
   const check = () => {
     const row = props.model.job(props.jobId);
     if (!ended && needsReload(row, seen.current, details ? state : null)) {
       seen.current = row ? rowSignature(row) : null;
+      load.current();
+    } else if (
+      ended &&
+      !efficiencySettled(details?.efficiency ?? null) &&
+      retries.current < ACCOUNTING_RETRIES
+    ) {
+      retries.current += 1;
       load.current();
     }
   };
