@@ -21,8 +21,9 @@ import httpx
 
 from slurm_lab.devcluster import DevCluster
 from slurm_lab.slurm import argv as build
-from tests.helpers import SERVER_USER, lab_server, restd_config, rpc_count, slurm_as
+from tests.helpers import lab_server, restd_config, rpc_count
 
+from .bench_insight import squeue_ids
 from .common import Invalidator, clear_queue, fill_queue, queued, summary, timed
 
 
@@ -43,7 +44,7 @@ def server_options(cluster: DevCluster, backend: str, code: str) -> dict[str, ob
 def cold_vs_raw(cluster: DevCluster, rounds: int, options: dict[str, object]) -> None:
     # Cold: the read after a change made through the server (a hold of a held job, untimed), the
     # one read that waits for squeue, its parse and encoding; a read past the window does not.
-    held = held_job(cluster)
+    held = squeue_ids(cluster, "-t", "PD")[0]  # a held job of the server's user
     with lab_server(cluster, ttl=3600, **options) as server, server.client() as api:  # type: ignore[arg-type]
         size = len(api.get("jobs", params={"scope": "all"}).content)
         invalidate = Invalidator(api, held)
@@ -69,12 +70,6 @@ def cold_vs_raw(cluster: DevCluster, rounds: int, options: dict[str, object]) ->
             for _ in range(rounds * 3)
         ]
         print(summary("GET jobs?scope=all, cached, 304", same))
-
-
-def held_job(cluster: DevCluster) -> str:
-    """A held job of the servers' user (fill_queue's), to hold again: a change that changes nothing."""
-    out = slurm_as(cluster, SERVER_USER, "squeue", "--me", "--noheader", "--states=PD", "-o", "%i")
-    return out.split()[0]
 
 
 def rpc_storm(
